@@ -1,0 +1,70 @@
+using Microsoft.Data.Analysis;
+using Plotly.NET;
+using TorchSharp;
+
+namespace MoeLab.Experiments.Runtime;
+
+/// <summary>What an experiment sees of the run it is part of: its seed and device, where its
+/// results go, and how to checkpoint. The runtime provides a file-backed implementation
+/// (results/&lt;experiment&gt;/&lt;run-id&gt;/) and an in-memory one for tests and notebooks.</summary>
+public abstract class RunContext
+{
+    public abstract string ExperimentName { get; }
+
+    /// <summary>Preset the config started from (overrides are in the manifest).</summary>
+    public abstract string Preset { get; }
+
+    /// <summary>The one seed that drives data order, initialisation and noise.</summary>
+    public abstract long Seed { get; }
+
+    public abstract torch.Device Device { get; }
+
+    /// <summary>Signalled on Ctrl+C / SIGTERM: checkpoint, then throw OperationCanceledException.</summary>
+    public abstract CancellationToken Cancellation { get; }
+
+    /// <summary>Run directory, or null for an in-memory context.</summary>
+    public abstract string? RunDirectory { get; }
+
+    /// <summary>Appends one row to the step-indexed history (metrics.csv): step, arm, then values.</summary>
+    public abstract void LogMetrics(long step, IReadOnlyDictionary<string, double> values, string arm = "main");
+
+    /// <summary>Records the final metrics of one arm (summary.csv). <paramref name="labels"/> holds
+    /// string-valued columns (e.g. schedule name). Calling again for the same arm replaces it.</summary>
+    public abstract void LogSummary(string arm, IReadOnlyDictionary<string, double> values,
+        IReadOnlyDictionary<string, string>? labels = null);
+
+    /// <summary>Saves an extra table (e.g. an expert × task matrix) as tables/&lt;name&gt;.csv.</summary>
+    public abstract void SaveTable(string name, DataFrame table);
+
+    /// <summary>Saves a figure as figures/&lt;name&gt;.html (self-contained); PNG/SVG come from `moelab figures`.</summary>
+    public abstract void SaveFigure(string name, GenericChart chart);
+
+    /// <summary>Progress of long work (progress bar on a terminal, periodic lines otherwise).</summary>
+    public abstract void ReportProgress(string phase, long step, long total, double? loss = null);
+
+    /// <summary>Free-text log line (also kept in the run directory).</summary>
+    public abstract void Log(string message);
+
+    /// <summary>Checkpoint storage of this run; empty on a fresh run, filled on --resume.</summary>
+    public abstract ICheckpointStore Checkpoints { get; }
+}
+
+/// <summary>Named checkpoint entries, each written atomically (temp file + rename).</summary>
+public interface ICheckpointStore
+{
+    /// <summary>True when an entry of that name exists (i.e. the run is being resumed).</summary>
+    bool Exists(string name);
+
+    /// <summary>Serialises <paramref name="state"/> as JSON under <paramref name="name"/>.</summary>
+    void SaveJson<T>(string name, T state);
+
+    /// <summary>Reads a JSON entry; null when it does not exist.</summary>
+    T? LoadJson<T>(string name) where T : class;
+
+    /// <summary>Writes a binary entry (e.g. a TorchSharp state dict via Module.save): the callback
+    /// gets a temporary path to write; the store renames it into place afterwards.</summary>
+    void SaveFile(string name, Action<string> writeToPath);
+
+    /// <summary>Path of an existing binary entry to read (e.g. Module.load); throws if absent.</summary>
+    string PathOf(string name);
+}

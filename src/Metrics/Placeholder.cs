@@ -1,0 +1,1 @@
+namespace MoeLab.Metrics; public static class Placeholder {}
