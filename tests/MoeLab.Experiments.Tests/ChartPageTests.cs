@@ -1,0 +1,22 @@
+using MoeLab.Experiments.Plotting;
+using Plotly.NET;
+
+namespace MoeLab.Experiments.Tests;
+
+public class ChartPageTests
+{
+    [Fact]
+    public void PageEmbedsTheDataAndNoCdn()
+    {
+        var chart = Plotly.NET.CSharp.Chart.Line<double, double, string>(
+            x: new[] { 1.0, 2.0, 3.0 }, y: new[] { 0.125, 0.25, 0.375 }, Name: "probe-series");
+        string html = ChartPage.Html(chart, "t");
+        Assert.Contains("probe-series", html);
+        Assert.Contains("0.375", html);
+        // plotly.js itself mentions cdn.plot.ly (a topojson default); what matters is that no
+        // script is loaded from elsewhere.
+        Assert.DoesNotContain("<script src", html);
+        Assert.DoesNotContain("src=\"http", html);
+        Assert.Contains(PlotlyAssets.Version, html);
+    }
+}
