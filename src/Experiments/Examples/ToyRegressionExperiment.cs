@@ -15,8 +15,8 @@ namespace MoeLab.Experiments.Examples;
 /// and step counts), the number of completed steps and the early-stopping state. No RNG state is
 /// serialised: the data are regenerated from the seed, the order of each epoch is a permutation
 /// drawn from <c>CreateRandom("data-order-epoch-N")</c>, the learning rate is a pure function of
-/// the step, and training uses no torch randomness after initialisation (which the checkpoint
-/// overwrites). So a resumed run on CPU ends with bit-identical metrics.</para></summary>
+/// the step, initialisation uses the run's own generator (<c>CreateGenerator("init")</c>) and
+/// training uses no torch randomness (the checkpoint overwrites the initial weights anyway). So a resumed run on CPU ends with bit-identical metrics.</para></summary>
 [ExcludeFromLab("runtime test experiment, not a paper reproduction")]
 public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
 {
@@ -73,7 +73,7 @@ public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
     {
         var device = ctx.Device;
         var (xTrain, yTrain, xValid, yValid) = MakeData(c.Data, ctx, device);
-        var model = new ToyMixture(c.Data.Features, c.Model, device);
+        var model = new ToyMixture(c.Data.Features, c.Model, ctx.CreateGenerator("init"), device);
         var optimizer = c.Train.Optimizer == OptimizerKind.AdamW
             ? Optimizers.AdamW(model.parameters(), c.Train.Lr, c.Train.WeightDecay)
             : Optimizers.Sgd(model.parameters(), c.Train.Lr, momentum: 0.9, weightDecay: c.Train.WeightDecay);
@@ -256,7 +256,7 @@ internal sealed class ToyMixture : nn.Module<Tensor, Tensor>
     private readonly Linear gate;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> experts;
 
-    public ToyMixture(int features, ToyModelConfig c, Device device) : base("ToyMixture")
+    public ToyMixture(int features, ToyModelConfig c, Generator init, Device device) : base("ToyMixture")
     {
         gate = nn.Linear(features, c.Experts);
         experts = new ModuleList<nn.Module<Tensor, Tensor>>();
@@ -279,6 +279,17 @@ internal sealed class ToyMixture : nn.Module<Tensor, Tensor>
             experts.Add(nn.Sequential(layers));
         }
         RegisterComponents();
+        // Re-initialise from the run's own generator (PyTorch's default Linear bounds, 1/sqrt(fan_in)),
+        // so initialisation does not depend on torch's process-wide generator.
+        using (no_grad())
+            foreach (var (name, p) in named_parameters())
+            {
+                long fanIn = name.EndsWith("bias", StringComparison.Ordinal)
+                    ? named_parameters().First(q => q.name == name[..^4] + "weight").parameter.shape[1]
+                    : p.shape[1];
+                double bound = 1.0 / Math.Sqrt(fanIn);
+                nn.init.uniform_(p, -bound, bound, init);
+            }
         this.to(device);
     }
 

@@ -352,9 +352,20 @@ public static class ConfigBinder
         if (t == typeof(int) || t == typeof(long) || t == typeof(short) || t == typeof(byte)) return $"an integer ({TypeName(t)})";
         if (t == typeof(double) || t == typeof(float) || t == typeof(decimal)) return $"a number ({TypeName(t)})";
         var elem = ElementType(t);
-        if (elem is not null) return $"a list of {DescribeType(elem)} values, e.g. [a,b,c] or a,b,c";
+        if (elem is not null) return $"a list of {Plural(elem)}, e.g. [a,b,c] or a,b,c";
         if (IsComplex(t)) return $"a group of settings ({t.Name})";
         return TypeName(t);
+    }
+
+    private static string Plural(Type t)
+    {
+        t = Nullable.GetUnderlyingType(t) ?? t;
+        if (t == typeof(bool)) return "booleans";
+        if (t == typeof(string)) return "texts";
+        if (t.IsEnum) return "names (" + string.Join(", ", Enum.GetNames(t)) + ")";
+        if (t == typeof(int) || t == typeof(long) || t == typeof(short) || t == typeof(byte)) return $"integers ({TypeName(t)})";
+        if (t == typeof(double) || t == typeof(float) || t == typeof(decimal)) return $"numbers ({TypeName(t)})";
+        return $"{t.Name} values";
     }
 
     // ---------- files ----------

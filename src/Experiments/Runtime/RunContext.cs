@@ -56,6 +56,11 @@ public abstract class RunContext
 
     /// <summary>A 64-bit seed for one named stream (e.g. for a torch.Generator or MathNet).</summary>
     public long DeriveSeed(string stream) => RunRandom.Derive(Seed, stream);
+
+    /// <summary>A CPU torch.Generator for one named stream, e.g. to initialise parameters with
+    /// <c>nn.init.*(…, generator: g)</c> independently of torch's global generator (which other
+    /// code in the same process may reseed or consume).</summary>
+    public torch.Generator CreateGenerator(string stream) => new((ulong)DeriveSeed(stream), torch.CPU);
 }
 
 /// <summary>Named checkpoint entries, each written atomically (temp file + rename).</summary>
