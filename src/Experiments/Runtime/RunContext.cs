@@ -47,6 +47,20 @@ public abstract class RunContext
 
     /// <summary>Checkpoint storage of this run; empty on a fresh run, filled on --resume.</summary>
     public abstract ICheckpointStore Checkpoints { get; }
+
+    /// <summary>A System.Random for one named stream ("data", "data-order-epoch-3", "noise"),
+    /// derived from <see cref="Seed"/>: independent streams, each reproducible on its own, so an
+    /// experiment derives all its randomness from the run's one seed. Torch's generator is seeded
+    /// with <see cref="Seed"/> by the runtime before <see cref="IExperiment.Run"/>.</summary>
+    public virtual Random CreateRandom(string stream) => RunRandom.Create(Seed, stream);
+
+    /// <summary>A 64-bit seed for one named stream (e.g. for a torch.Generator or MathNet).</summary>
+    public long DeriveSeed(string stream) => RunRandom.Derive(Seed, stream);
+
+    /// <summary>A CPU torch.Generator for one named stream, e.g. to initialise parameters with
+    /// <c>nn.init.*(…, generator: g)</c> independently of torch's global generator (which other
+    /// code in the same process may reseed or consume).</summary>
+    public torch.Generator CreateGenerator(string stream) => new((ulong)DeriveSeed(stream), torch.CPU);
 }
 
 /// <summary>Named checkpoint entries, each written atomically (temp file + rename).</summary>

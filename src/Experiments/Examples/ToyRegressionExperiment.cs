@@ -1,0 +1,305 @@
+using MoeLab.Experiments.Runtime;
+using MoeLab.Experiments.Training;
+using Microsoft.Data.Analysis;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MoeLab.Experiments.Examples;
+
+/// <summary>The runtime's own test experiment (not a paper): a dense mixture of MLP experts fit
+/// to seeded synthetic regression data. It exercises everything a real experiment does: seeded
+/// data, schedules, clipping, evaluation, early stopping, metrics, summary, a table, a figure,
+/// and exact resume.
+/// <para>Resume: the checkpoint holds the model state dict, the optimiser state (AdamW moments
+/// and step counts), the number of completed steps and the early-stopping state. No RNG state is
+/// serialised: the data are regenerated from the seed, the order of each epoch is a permutation
+/// drawn from <c>CreateRandom("data-order-epoch-N")</c>, the learning rate is a pure function of
+/// the step, initialisation uses the run's own generator (<c>CreateGenerator("init")</c>) and
+/// training uses no torch randomness (the checkpoint overwrites the initial weights anyway). So a resumed run on CPU ends with bit-identical metrics.</para></summary>
+[ExcludeFromLab("runtime test experiment, not a paper reproduction")]
+public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
+{
+    public override string Name => "toy-regression";
+
+    public override string Description =>
+        "Runtime test experiment (not a paper): a soft mixture of small MLP experts on seeded synthetic regression data.";
+
+    public override IReadOnlyDictionary<string, ToyRegressionConfig> TypedPresets { get; } =
+        new Dictionary<string, ToyRegressionConfig>
+        {
+            // Well under a second: tests and CI.
+            ["smoke"] = new()
+            {
+                Model = new() { Experts = 2, HiddenSizes = [8] },
+                Data = new() { Features = 4, TrainSize = 256, ValidSize = 64 },
+                Train = new() { Steps = 60, BatchSize = 32, WarmupSteps = 5, LogEvery = 5, EvalEvery = 20, CheckpointEvery = 20 },
+                SaveFigures = false,
+            },
+            // A few seconds on a 2-core laptop.
+            ["cpu"] = new()
+            {
+                Model = new() { Experts = 4, HiddenSizes = [32, 32] },
+                Data = new() { Features = 8, TrainSize = 4096, ValidSize = 1024 },
+                Train = new() { Steps = 2000, BatchSize = 64, WarmupSteps = 100, LogEvery = 20, EvalEvery = 200, CheckpointEvery = 500 },
+            },
+            // "Paper" scale has no paper here; a larger run that benefits from a GPU.
+            ["paper"] = new()
+            {
+                Model = new() { Experts = 16, HiddenSizes = [256, 256] },
+                Data = new() { Features = 32, TrainSize = 200_000, ValidSize = 20_000 },
+                Train = new() { Steps = 20_000, BatchSize = 512, Lr = 3e-3, WarmupSteps = 500, LogEvery = 100, EvalEvery = 1000, CheckpointEvery = 2000 },
+            },
+        };
+
+    public override IReadOnlyList<string> Validate(ToyRegressionConfig c)
+    {
+        var problems = new List<string>();
+        if (c.Train.WarmupSteps > c.Train.Steps)
+            problems.Add($"'train.warmupSteps' = {c.Train.WarmupSteps} must be ≤ 'train.steps' = {c.Train.Steps}.");
+        if (c.Train.BatchSize > c.Data.TrainSize)
+            problems.Add($"'train.batchSize' = {c.Train.BatchSize} must be ≤ 'data.trainSize' = {c.Data.TrainSize}.");
+        if (c.Model.HiddenSizes.Length is 0 or > 8)
+            problems.Add($"'model.hiddenSizes' has {c.Model.HiddenSizes.Length} entries; allowed: 1 to 8 layer widths, e.g. [32,32].");
+        foreach (int h in c.Model.HiddenSizes)
+            if (h is < 1 or > 4096)
+                problems.Add($"'model.hiddenSizes' contains {h}; allowed widths: 1 … 4096.");
+        return problems;
+    }
+
+    private sealed record TrainState(int Step, EarlyStopping.StateRecord? Early);
+
+    public override void Run(ToyRegressionConfig c, RunContext ctx)
+    {
+        var device = ctx.Device;
+        var (xTrain, yTrain, xValid, yValid) = MakeData(c.Data, ctx, device);
+        var model = new ToyMixture(c.Data.Features, c.Model, ctx.CreateGenerator("init"), device);
+        var optimizer = c.Train.Optimizer == OptimizerKind.AdamW
+            ? Optimizers.AdamW(model.parameters(), c.Train.Lr, c.Train.WeightDecay)
+            : Optimizers.Sgd(model.parameters(), c.Train.Lr, momentum: 0.9, weightDecay: c.Train.WeightDecay);
+        var schedule = LrSchedule.Create(c.Train.Schedule, c.Train.Lr, c.Train.Steps, c.Train.WarmupSteps, minLr: c.Train.Lr * 0.01);
+        var early = c.Train.EarlyStopPatience > 0 ? new EarlyStopping(MetricMode.Min, c.Train.EarlyStopPatience) : null;
+
+        int start = 0;
+        if (ctx.Checkpoints.Exists("state"))
+        {
+            var state = ctx.Checkpoints.LoadJson<TrainState>("state")!;
+            model.load(ctx.Checkpoints.PathOf("model.bin"));
+            Optimizers.LoadState(optimizer, ctx.Checkpoints.PathOf("optimizer.bin"));
+            if (early is not null && state.Early is not null) early.Restore(state.Early);
+            start = state.Step;
+            ctx.Log($"resuming from checkpoint at step {start}");
+        }
+
+        void Save(int completedSteps)
+        {
+            ctx.Checkpoints.SaveFile("model.bin", p => model.save(p));
+            ctx.Checkpoints.SaveFile("optimizer.bin", p => Optimizers.SaveState(optimizer, p));
+            // The state entry goes last: it marks a complete checkpoint.
+            ctx.Checkpoints.SaveJson("state", new TrainState(completedSteps, early?.State));
+        }
+
+        int batchesPerEpoch = c.Data.TrainSize / c.Train.BatchSize;
+        int cachedEpoch = -1;
+        long[] order = Array.Empty<long>();
+        double lastLoss = double.NaN;
+        int step = start;
+        for (; step < c.Train.Steps; step++)
+        {
+            if (ctx.Cancellation.IsCancellationRequested)
+            {
+                Save(step);
+                ctx.Log($"interrupted: checkpoint saved at step {step}");
+                ctx.Cancellation.ThrowIfCancellationRequested();
+            }
+            int epoch = step / batchesPerEpoch;
+            if (epoch != cachedEpoch)
+            {
+                order = Permutation(c.Data.TrainSize, ctx.CreateRandom($"data-order-epoch-{epoch}"));
+                cachedEpoch = epoch;
+            }
+            int offset = step % batchesPerEpoch * c.Train.BatchSize;
+
+            using (var scope = NewDisposeScope())
+            {
+                double lr = schedule.Apply(optimizer, step);
+                var idx = tensor(order[offset..(offset + c.Train.BatchSize)], device: device); // [batch]
+                var xb = xTrain.index_select(0, idx); // [batch, features]
+                var yb = yTrain.index_select(0, idx); // [batch]
+                var pred = model.forward(xb); // [batch]
+                var loss = nn.functional.mse_loss(pred, yb); // []
+                optimizer.zero_grad();
+                loss.backward();
+                double gradNorm = Gradients.ClipNorm(model.parameters(), c.Train.ClipNorm);
+                optimizer.step();
+                lastLoss = loss.item<float>();
+                if (c.Train.Fault == ToyFault.Throw && step == c.Train.FaultStep)
+                    throw new InvalidOperationException($"toy-regression: injected failure at step {step} (train.fault=Throw).");
+                if (c.Train.Fault == ToyFault.NaN && step == c.Train.FaultStep) lastLoss = double.NaN;
+                if ((step + 1) % c.Train.LogEvery == 0 || !double.IsFinite(lastLoss))
+                    ctx.LogMetrics(step + 1, new Dictionary<string, double> { ["train_loss"] = lastLoss, ["lr"] = lr, ["grad_norm"] = gradNorm });
+            }
+
+            bool stop = false;
+            if ((step + 1) % c.Train.EvalEvery == 0 || step + 1 == c.Train.Steps)
+            {
+                double valLoss = MeanSquaredError(model, xValid, yValid, c.Train.BatchSize * 4);
+                ctx.LogMetrics(step + 1, new Dictionary<string, double> { ["val_loss"] = valLoss });
+                if (early is not null)
+                {
+                    early.Update(step + 1, valLoss);
+                    stop = early.ShouldStop;
+                }
+            }
+            if (c.Train.CheckpointEvery > 0 && (step + 1) % c.Train.CheckpointEvery == 0) Save(step + 1);
+            ctx.ReportProgress("train", step + 1, c.Train.Steps, lastLoss);
+            if (stop)
+            {
+                ctx.Log($"early stopping at step {step + 1}: best val_loss {early!.Best:G6} at step {early.BestStep}");
+                step++;
+                break;
+            }
+        }
+
+        double finalValid = MeanSquaredError(model, xValid, yValid, c.Train.BatchSize * 4);
+        double finalTrain = MeanSquaredError(model, xTrain, yTrain, c.Train.BatchSize * 4);
+        ctx.LogSummary("main", new Dictionary<string, double>
+        {
+            ["val_loss"] = finalValid,
+            ["train_loss"] = finalTrain,
+            ["steps"] = step,
+            ["best_val_loss"] = early?.Best ?? finalValid,
+        }, new Dictionary<string, string> { ["optimizer"] = c.Train.Optimizer.ToString(), ["schedule"] = c.Train.Schedule.ToString() });
+
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            model.eval();
+            var gates = model.Gates(xValid).mean([0]).to(float64).cpu().data<double>().ToArray(); // [experts]
+            ctx.SaveTable("expert_load", new DataFrame(
+                new PrimitiveDataFrameColumn<int>("expert", Enumerable.Range(0, gates.Length)),
+                new PrimitiveDataFrameColumn<double>("mean_gate", gates)));
+        }
+        if (c.SaveFigures && ctx is not InMemoryRunContext)
+        {
+            // A simple loss curve; richer figures are built from metrics.csv by `moelab figures`.
+            var steps = new List<long>();
+            var values = new List<double>();
+            if (ctx is RunRecorder rec)
+                foreach (var r in rec.Metrics.Where(r => r.Metric == "val_loss" && r.Arm == "main"))
+                {
+                    steps.Add(r.Step);
+                    values.Add(r.Value);
+                }
+            ctx.SaveFigure("val_loss", Plotly.NET.CSharp.Chart.Line<long, double, string>(x: steps, y: values, Name: "val_loss"));
+        }
+        ctx.Log($"done: val_loss {finalValid:G6}, train_loss {finalTrain:G6}");
+    }
+
+    private static (Tensor xTrain, Tensor yTrain, Tensor xValid, Tensor yValid) MakeData(ToyDataConfig d, RunContext ctx, Device device)
+    {
+        var rng = ctx.CreateRandom("data");
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+        var a = Enumerable.Range(0, d.Features).Select(_ => Normal() / Math.Sqrt(d.Features)).ToArray();
+        var b = Enumerable.Range(0, d.Features).Select(_ => Normal() / Math.Sqrt(d.Features)).ToArray();
+        (Tensor, Tensor) Make(int n)
+        {
+            var x = new float[n * d.Features];
+            var y = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                double xa = 0, xb = 0;
+                for (int j = 0; j < d.Features; j++)
+                {
+                    double v = Normal();
+                    x[i * d.Features + j] = (float)v;
+                    xa += v * a[j];
+                    xb += v * b[j];
+                }
+                y[i] = (float)(Math.Sin(2 * xa) + 0.5 * xb * xb + d.Noise * Normal());
+            }
+            return (tensor(x, [n, d.Features], device: device), tensor(y, [n], device: device)); // [n, features], [n]
+        }
+        var (xt, yt) = Make(d.TrainSize);
+        var (xv, yv) = Make(d.ValidSize);
+        return (xt, yt, xv, yv);
+    }
+
+    private static long[] Permutation(int n, Random rng)
+    {
+        var p = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
+        for (int i = n - 1; i > 0; i--)
+        {
+            int j = rng.Next(i + 1);
+            (p[i], p[j]) = (p[j], p[i]);
+        }
+        return p;
+    }
+
+    private static double MeanSquaredError(ToyMixture model, Tensor x, Tensor y, int batchSize)
+    {
+        long n = x.shape[0];
+        var batches = Enumerable.Range(0, (int)((n + batchSize - 1) / batchSize)).Select(i => (start: (long)i * batchSize, len: Math.Min(batchSize, n - (long)i * batchSize)));
+        return Evaluation.Run(model, batches, b =>
+        {
+            var xb = x.narrow(0, b.start, b.len); // [len, features]
+            var yb = y.narrow(0, b.start, b.len); // [len]
+            var sum = (model.forward(xb) - yb).pow(2).sum(); // []
+            return (new Dictionary<string, Tensor> { ["mse"] = sum }, b.len);
+        })["mse"];
+    }
+}
+
+/// <summary>out(x) = Σ_e softmax(W_g x)_e · MLP_e(x): a dense mixture of experts.</summary>
+internal sealed class ToyMixture : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear gate;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> experts;
+
+    public ToyMixture(int features, ToyModelConfig c, Generator init, Device device) : base("ToyMixture")
+    {
+        gate = nn.Linear(features, c.Experts);
+        experts = new ModuleList<nn.Module<Tensor, Tensor>>();
+        for (int e = 0; e < c.Experts; e++)
+        {
+            var layers = new List<nn.Module<Tensor, Tensor>>();
+            int width = features;
+            foreach (int h in c.HiddenSizes)
+            {
+                layers.Add(nn.Linear(width, h));
+                layers.Add(c.Activation switch
+                {
+                    ToyActivation.Tanh => nn.Tanh(),
+                    ToyActivation.Gelu => nn.GELU(),
+                    _ => nn.ReLU(),
+                });
+                width = h;
+            }
+            layers.Add(nn.Linear(width, 1));
+            experts.Add(nn.Sequential(layers));
+        }
+        RegisterComponents();
+        // Re-initialise from the run's own generator (PyTorch's default Linear bounds, 1/sqrt(fan_in)),
+        // so initialisation does not depend on torch's process-wide generator.
+        using (no_grad())
+            foreach (var (name, p) in named_parameters())
+            {
+                long fanIn = name.EndsWith("bias", StringComparison.Ordinal)
+                    ? named_parameters().First(q => q.name == name[..^4] + "weight").parameter.shape[1]
+                    : p.shape[1];
+                double bound = 1.0 / Math.Sqrt(fanIn);
+                nn.init.uniform_(p, -bound, bound, init);
+            }
+        this.to(device);
+    }
+
+    /// <summary>Gate probabilities.</summary>
+    public Tensor Gates(Tensor x) => nn.functional.softmax(gate.forward(x), 1); // [batch, experts]
+
+    public override Tensor forward(Tensor x)
+    {
+        var g = Gates(x); // [batch, experts]
+        var outs = stack(experts.Select(e => e.forward(x).squeeze(1)).ToArray(), 1); // [batch, experts]
+        return (g * outs).sum(1); // [batch]
+    }
+}

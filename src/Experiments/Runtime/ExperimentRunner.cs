@@ -1,0 +1,137 @@
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using MoeLab.Models.Runtime;
+
+namespace MoeLab.Experiments.Runtime;
+
+/// <summary>Where and how runs execute.</summary>
+public sealed record RunOptions
+{
+    /// <summary>Results root (default <see cref="RunLayout.DefaultResultsRoot"/>).</summary>
+    public string ResultsRoot { get; init; } = RunLayout.DefaultResultsRoot();
+
+    /// <summary>auto | cpu | cuda | cuda:N.</summary>
+    public string Device { get; init; } = "auto";
+
+    public CancellationToken Cancellation { get; init; }
+    public IProgressSink Progress { get; init; } = NullProgressSink.Instance;
+}
+
+/// <summary>What happened to one run.</summary>
+public sealed record RunOutcome(string RunId, string RunDirectory, long Seed, string Status, string? Error,
+    IReadOnlyList<SummaryRow> Summary)
+{
+    public bool Completed => Status == RunLayout.Status.Completed;
+}
+
+/// <summary>Runs one seed of an experiment into a run directory and records how it ended: the
+/// experiment's exceptions never escape; they become status failed (NaN/Inf: which metric and
+/// step) or interrupted (cancellation), with everything logged so far kept.</summary>
+public static class ExperimentRunner
+{
+    /// <summary>A fresh run. <paramref name="runDirectory"/> defaults to
+    /// results/&lt;experiment&gt;/&lt;yyyyMMdd-HHmmss&gt;-&lt;configHash8&gt;-s&lt;seed&gt;.</summary>
+    public static RunOutcome Run(IExperiment experiment, ResolvedConfig config, long seed, RunOptions options,
+        string? runDirectory = null, string? sweepId = null)
+    {
+        var device = TorchDevice.Resolve(options.Device);
+        string runId = runDirectory is null
+            ? $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{config.Hash[..8]}-s{seed}"
+            : Path.GetFileName(Path.TrimEndingDirectorySeparator(runDirectory));
+        string dir = runDirectory ?? Path.Combine(options.ResultsRoot, experiment.Name, runId);
+        for (int i = 2; runDirectory is null && Directory.Exists(dir); i++)
+            dir = Path.Combine(options.ResultsRoot, experiment.Name, $"{runId}-{i}");
+        var manifest = new RunManifest
+        {
+            Experiment = experiment.Name,
+            RunId = Path.GetFileName(dir),
+            Preset = config.Preset,
+            Seed = seed,
+            Overrides = config.Overrides,
+            Config = JsonNode.Parse(config.Json)!,
+            ConfigHash = config.Hash,
+            GitCommit = GitInfo.CurrentCommit(),
+            Device = device.ToString(),
+            Packages = RunManifest.PackageVersions(),
+            StartedAt = DateTimeOffset.UtcNow,
+            Status = RunLayout.Status.Running,
+            Sweep = sweepId,
+        };
+        var recorder = RunRecorder.Create(dir, manifest, device, options.Cancellation, options.Progress);
+        recorder.Log($"run {manifest.RunId}: {experiment.Name} preset {config.Preset}, seed {seed}, device {device}" +
+                     (config.Overrides.Count > 0 ? $", overrides: {string.Join(" ", config.Overrides)}" : ""));
+        return Execute(experiment, config.Config, recorder);
+    }
+
+    /// <summary>Continues an interrupted (or crashed) run from its checkpoint, with the config and
+    /// seed stored in its manifest. A completed run is an error.</summary>
+    public static RunOutcome Resume(string runDirectory, RunOptions options)
+    {
+        var m = RunManifest.Read(runDirectory);
+        if (m.Status == RunLayout.Status.Completed)
+            throw new ConfigException($"Run '{runDirectory}' is already completed; nothing to resume.");
+        var experiment = ExperimentRegistry.Get(m.Experiment);
+        object config = ConfigBinder.FromJson(experiment, m.Config.ToJsonString());
+        var device = TorchDevice.Resolve(options.Device);
+        var recorder = RunRecorder.Resume(runDirectory, device, options.Cancellation, options.Progress);
+        return Execute(experiment, config, recorder);
+    }
+
+    private static RunOutcome Execute(IExperiment experiment, object config, RunRecorder recorder)
+    {
+        string status;
+        string? error = null;
+        try
+        {
+            TorchDevice.Seed(recorder.Seed);
+            experiment.Run(config, recorder);
+            status = RunLayout.Status.Completed;
+        }
+        catch (OperationCanceledException) when (recorder.Cancellation.IsCancellationRequested)
+        {
+            status = RunLayout.Status.Interrupted;
+            error = "interrupted (Ctrl+C/SIGTERM); continue with --resume " + recorder.RunDirectory;
+        }
+        catch (NonFiniteMetricException e)
+        {
+            status = RunLayout.Status.Failed;
+            error = e.Message;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            status = RunLayout.Status.Failed;
+            error = $"{e.GetType().Name}: {e.Message}";
+            recorder.Log("exception: " + e);
+        }
+        recorder.Finish(status, error);
+        return new RunOutcome(recorder.Manifest.RunId, recorder.RunDirectory, recorder.Seed, status, error, recorder.Summary);
+    }
+}
+
+/// <summary>Turns Ctrl+C and SIGTERM into a cancellation request (the experiment checkpoints and
+/// the run is marked interrupted). A second Ctrl+C terminates the process immediately.</summary>
+public sealed class CancelOnSignal : IDisposable
+{
+    private readonly CancellationTokenSource _cts = new();
+    private readonly List<PosixSignalRegistration> _registrations = new();
+
+    public CancelOnSignal(TextWriter? notice = null)
+    {
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+            _registrations.Add(PosixSignalRegistration.Create(signal, ctx =>
+            {
+                if (_cts.IsCancellationRequested && ctx.Signal == PosixSignal.SIGINT) return; // second Ctrl+C: default action
+                ctx.Cancel = true;
+                notice?.WriteLine($"{ctx.Signal} received: checkpointing and stopping (Ctrl+C again aborts without a checkpoint)...");
+                _cts.Cancel();
+            }));
+    }
+
+    public CancellationToken Token => _cts.Token;
+
+    public void Dispose()
+    {
+        foreach (var r in _registrations) r.Dispose();
+        _cts.Dispose();
+    }
+}

@@ -1,0 +1,49 @@
+using System.Text.Json;
+
+namespace MoeLab.Experiments.Runtime;
+
+/// <summary>Checkpoint entries as files under &lt;run&gt;/checkpoint/, each written atomically.
+/// JSON entries are stored as <c>&lt;name&gt;.json</c>, binary entries under their own name.</summary>
+public sealed class FileCheckpointStore(string directory) : ICheckpointStore
+{
+    public string Directory { get; } = directory;
+
+    private string JsonPath(string name) => Path.Combine(Directory, name + ".json");
+    private string FilePath(string name) => Path.Combine(Directory, name);
+
+    public bool Exists(string name) => File.Exists(JsonPath(name)) || File.Exists(FilePath(name));
+
+    public void SaveJson<T>(string name, T state)
+    {
+        CheckpointNames.Validate(name);
+        AtomicFile.WriteAllText(JsonPath(name), JsonSerializer.Serialize(state, ConfigJson.Options));
+    }
+
+    public T? LoadJson<T>(string name) where T : class
+    {
+        string path = JsonPath(name);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<T>(File.ReadAllText(path), ConfigJson.Options);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"Checkpoint entry {path} is not a valid {typeof(T).Name} (at '{e.Path}'): {e.Message}", e);
+        }
+    }
+
+    public void SaveFile(string name, Action<string> writeToPath)
+    {
+        CheckpointNames.Validate(name);
+        AtomicFile.Write(FilePath(name), writeToPath);
+    }
+
+    public string PathOf(string name)
+    {
+        string path = FilePath(name);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Checkpoint entry '{name}' does not exist in {Directory}.", path);
+        return path;
+    }
+}

@@ -1,0 +1,124 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MoeLab.Models.Runtime;
+using TorchSharp;
+
+namespace MoeLab.Experiments.Runtime;
+
+/// <summary>manifest.json of a run (see <see cref="RunLayout"/>). Extra fields beyond the layout:
+/// <c>sweep</c> (sweep id or null) and <c>resumedAt</c> (times the run was resumed).</summary>
+public sealed record RunManifest
+{
+    public required string Experiment { get; init; }
+    public required string RunId { get; init; }
+    public required string Preset { get; init; }
+    public required long Seed { get; init; }
+    public required IReadOnlyList<string> Overrides { get; init; }
+    public required JsonNode Config { get; init; }
+    public required string ConfigHash { get; init; }
+    public required string GitCommit { get; init; }
+    public required string Device { get; init; }
+    public required IReadOnlyDictionary<string, string> Packages { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? EndedAt { get; init; }
+    public required string Status { get; init; }
+    public string? Error { get; init; }
+    public string? Sweep { get; init; }
+    public IReadOnlyList<DateTimeOffset> ResumedAt { get; init; } = Array.Empty<DateTimeOffset>();
+
+    public static RunManifest Read(string runDirectory)
+    {
+        string path = Path.Combine(runDirectory, RunLayout.Manifest);
+        if (!File.Exists(path)) throw new FileNotFoundException($"'{runDirectory}' is not a run directory: it has no {RunLayout.Manifest}.", path);
+        try
+        {
+            return JsonSerializer.Deserialize<RunManifest>(File.ReadAllText(path), ConfigJson.Options)
+                   ?? throw new InvalidDataException($"{path} is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a valid run manifest (at '{e.Path}'): {e.Message}", e);
+        }
+    }
+
+    public void Write(string runDirectory) =>
+        AtomicFile.WriteAllText(Path.Combine(runDirectory, RunLayout.Manifest), JsonSerializer.Serialize(this, ConfigJson.Options));
+
+    /// <summary>Versions that decide the numbers: TorchSharp, LibTorch, .NET, MoeLab.</summary>
+    public static IReadOnlyDictionary<string, string> PackageVersions()
+    {
+        static string Informational(Assembly a)
+        {
+            string v = a.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                       ?? a.GetName().Version?.ToString() ?? "unknown";
+            int plus = v.IndexOf('+');
+            return plus > 0 ? v[..plus] : v;
+        }
+        var d = new Dictionary<string, string>
+        {
+            ["MoeLab.Experiments"] = Informational(typeof(RunManifest).Assembly),
+            ["TorchSharp"] = Informational(typeof(torch).Assembly),
+            ["TorchBackend"] = TorchDevice.Backend,
+            [".NET"] = Environment.Version.ToString(),
+            ["OS"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+        };
+        try { d["LibTorch"] = torch.__version__; } catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or InvalidOperationException) { d["LibTorch"] = "unavailable"; }
+        return d;
+    }
+}
+
+/// <summary>Reads the current git commit from .git without spawning git (worktrees and packed
+/// refs included); "unknown" outside a repository.</summary>
+public static class GitInfo
+{
+    public static string CurrentCommit(string? start = null)
+    {
+        try
+        {
+            for (var dir = new DirectoryInfo(start ?? Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+            {
+                string dotGit = Path.Combine(dir.FullName, ".git");
+                string? gitDir = Directory.Exists(dotGit) ? dotGit
+                    : File.Exists(dotGit) ? ReadGitDirFile(dotGit, dir.FullName) : null;
+                if (gitDir is null) continue;
+                return ResolveHead(gitDir) ?? "unknown";
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return "unknown";
+    }
+
+    private static string? ReadGitDirFile(string file, string baseDir)
+    {
+        string line = File.ReadAllText(file).Trim();
+        if (!line.StartsWith("gitdir:", StringComparison.Ordinal)) return null;
+        string p = line["gitdir:".Length..].Trim();
+        return Path.GetFullPath(Path.IsPathRooted(p) ? p : Path.Combine(baseDir, p));
+    }
+
+    private static string? ResolveHead(string gitDir)
+    {
+        string head = File.ReadAllText(Path.Combine(gitDir, "HEAD")).Trim();
+        if (!head.StartsWith("ref:", StringComparison.Ordinal)) return head;
+        string refName = head["ref:".Length..].Trim();
+        string common = gitDir;
+        string commonFile = Path.Combine(gitDir, "commondir");
+        if (File.Exists(commonFile))
+        {
+            string c = File.ReadAllText(commonFile).Trim();
+            common = Path.GetFullPath(Path.IsPathRooted(c) ? c : Path.Combine(gitDir, c));
+        }
+        foreach (string d in new[] { gitDir, common })
+        {
+            string f = Path.Combine(d, refName);
+            if (File.Exists(f)) return File.ReadAllText(f).Trim();
+        }
+        string packed = Path.Combine(common, "packed-refs");
+        if (File.Exists(packed))
+            foreach (string line in File.ReadLines(packed))
+                if (line.EndsWith(" " + refName, StringComparison.Ordinal)) return line.Split(' ')[0];
+        return null;
+    }
+}

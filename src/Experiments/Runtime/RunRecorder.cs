@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Analysis;
+using MoeLab.Experiments.Plotting;
+using Plotly.NET;
+using TorchSharp;
+
+namespace MoeLab.Experiments.Runtime;
+
+/// <summary>The file-backed <see cref="RunContext"/>: writes results/&lt;experiment&gt;/&lt;run-id&gt;/
+/// as laid out in <see cref="RunLayout"/>. Every file is replaced atomically. Metrics are kept in
+/// memory and metrics.csv is rewritten at most every <see cref="FlushInterval"/> (and at the end),
+/// so a crash loses at most that much history and never leaves a half-written file.
+/// <para>On resume the existing history is loaded; when an arm logs a step again, the old rows of
+/// that arm from that step on are dropped (they came after the last checkpoint).</para></summary>
+public sealed class RunRecorder : RunContext
+{
+    private const string SummaryStateEntry = "runtime-summary";
+
+    private readonly List<MetricRow> _metrics;
+    private readonly Dictionary<string, SummaryRow> _summary = new();
+    private readonly List<string> _summaryOrder = new();
+    private readonly StringBuilder _log = new();
+    private readonly HashSet<string> _armsSeenSinceResume = new();
+    private readonly bool _resumed;
+    private readonly IProgressSink _progress;
+    private readonly FileCheckpointStore _checkpoints;
+    private DateTime _lastFlush = DateTime.UtcNow;
+    private bool _dirty;
+
+    private RunRecorder(string runDirectory, RunManifest manifest, torch.Device device, CancellationToken cancellation,
+        IProgressSink progress, bool resumed)
+    {
+        RunDirectory = runDirectory;
+        Manifest = manifest;
+        Device = device;
+        Cancellation = cancellation;
+        _progress = progress;
+        _resumed = resumed;
+        _checkpoints = new FileCheckpointStore(Path.Combine(runDirectory, RunLayout.Checkpoint));
+        _metrics = resumed ? CsvText.ReadMetrics(Path.Combine(runDirectory, RunLayout.Metrics)) : new List<MetricRow>();
+        string logPath = Path.Combine(runDirectory, RunLayout.Log);
+        if (resumed && File.Exists(logPath)) _log.Append(File.ReadAllText(logPath));
+        if (resumed && _checkpoints.LoadJson<List<SummaryState>>(SummaryStateEntry) is { } saved)
+            foreach (var s in saved)
+            {
+                _summaryOrder.Add(s.Arm);
+                _summary[s.Arm] = new SummaryRow(s.Arm, s.Values, s.Labels);
+            }
+    }
+
+    /// <summary>Creates a fresh run directory (it must not hold a manifest yet) and writes the
+    /// manifest with status running.</summary>
+    public static RunRecorder Create(string runDirectory, RunManifest manifest, torch.Device device,
+        CancellationToken cancellation, IProgressSink? progress = null)
+    {
+        if (File.Exists(Path.Combine(runDirectory, RunLayout.Manifest)))
+            throw new IOException($"Run directory '{runDirectory}' already holds a run; use --resume to continue it.");
+        Directory.CreateDirectory(runDirectory);
+        var r = new RunRecorder(runDirectory, manifest with { Status = RunLayout.Status.Running }, device, cancellation,
+            progress ?? NullProgressSink.Instance, resumed: false);
+        r.Manifest.Write(runDirectory);
+        r.Flush(force: true);
+        return r;
+    }
+
+    /// <summary>Reopens an existing run to continue it: history, summary and checkpoints are kept;
+    /// the manifest goes back to running with the time of this resume appended.</summary>
+    public static RunRecorder Resume(string runDirectory, torch.Device device, CancellationToken cancellation,
+        IProgressSink? progress = null)
+    {
+        var m = RunManifest.Read(runDirectory);
+        var manifest = m with
+        {
+            Status = RunLayout.Status.Running,
+            Error = null,
+            EndedAt = null,
+            Device = device.ToString(),
+            ResumedAt = m.ResumedAt.Append(DateTimeOffset.UtcNow).ToList(),
+        };
+        var r = new RunRecorder(runDirectory, manifest, device, cancellation, progress ?? NullProgressSink.Instance, resumed: true);
+        r.Manifest.Write(runDirectory);
+        r.Log($"resumed (resume #{manifest.ResumedAt.Count}) with {r._metrics.Count} metric rows kept");
+        return r;
+    }
+
+    public RunManifest Manifest { get; private set; }
+
+    /// <summary>How often metrics.csv and log.txt are rewritten while running.</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    public override string ExperimentName => Manifest.Experiment;
+    public override string Preset => Manifest.Preset;
+    public override long Seed => Manifest.Seed;
+    public override torch.Device Device { get; }
+    public override CancellationToken Cancellation { get; }
+    public override string RunDirectory { get; }
+    public override ICheckpointStore Checkpoints => _checkpoints;
+
+    public IReadOnlyList<MetricRow> Metrics => _metrics;
+    public IReadOnlyList<SummaryRow> Summary => _summaryOrder.Select(a => _summary[a]).ToList();
+
+    public override void LogMetrics(long step, IReadOnlyDictionary<string, double> values, string arm = "main")
+    {
+        if (_resumed && _armsSeenSinceResume.Add(arm))
+            _metrics.RemoveAll(r => r.Arm == arm && r.Step >= step);
+        foreach (var (k, v) in values) _metrics.Add(new MetricRow(step, arm, k, v));
+        _dirty = true;
+        Flush(force: false);
+        NonFiniteMetricException.ThrowIfAny(step, values, arm);
+    }
+
+    public override void LogSummary(string arm, IReadOnlyDictionary<string, double> values,
+        IReadOnlyDictionary<string, string>? labels = null)
+    {
+        if (!_summary.ContainsKey(arm)) _summaryOrder.Add(arm);
+        var row = new SummaryRow(arm, new Dictionary<string, double>(values),
+            new Dictionary<string, string>(labels ?? new Dictionary<string, string>()));
+        _summary[arm] = row;
+        AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Summary), CsvText.Summary(Summary));
+        _checkpoints.SaveJson(SummaryStateEntry, Summary.Select(s => new SummaryState(s.Arm,
+            new Dictionary<string, double>(s.Values), new Dictionary<string, string>(s.Labels))).ToList());
+    }
+
+    public override void SaveTable(string name, DataFrame table)
+    {
+        CheckpointNames.Validate(name);
+        AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Tables, name + ".csv"), CsvText.Table(table));
+    }
+
+    public override void SaveFigure(string name, GenericChart chart)
+    {
+        CheckpointNames.Validate(name);
+        AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Figures, name + ".html"), ChartPage.Html(chart, name));
+    }
+
+    public override void ReportProgress(string phase, long step, long total, double? loss = null) =>
+        _progress.Report(phase, step, total, loss);
+
+    public override void Log(string message)
+    {
+        _log.Append(DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture))
+            .Append(' ').Append(message).Append('\n');
+        _dirty = true;
+        _progress.Log(message);
+        Flush(force: false);
+    }
+
+    /// <summary>Rewrites metrics.csv and log.txt when something changed and the interval passed
+    /// (or always when <paramref name="force"/>).</summary>
+    public void Flush(bool force = true)
+    {
+        if (!force && (!_dirty || DateTime.UtcNow - _lastFlush < FlushInterval)) return;
+        AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Metrics), CsvText.Metrics(_metrics));
+        AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Log), _log.ToString());
+        _lastFlush = DateTime.UtcNow;
+        _dirty = false;
+    }
+
+    /// <summary>Flushes everything and writes the final status (completed/failed/interrupted).</summary>
+    public void Finish(string status, string? error)
+    {
+        Log(error is null ? $"status: {status}" : $"status: {status}: {error}");
+        Flush(force: true);
+        Manifest = Manifest with { Status = status, Error = error, EndedAt = DateTimeOffset.UtcNow };
+        Manifest.Write(RunDirectory);
+    }
+
+    /// <summary>The summary rows of a finished run directory (from its checkpoint/runtime-summary.json,
+    /// which keeps label and metric columns apart); empty when it has none.</summary>
+    public static IReadOnlyList<SummaryRow> ReadSummary(string runDirectory)
+    {
+        var store = new FileCheckpointStore(Path.Combine(runDirectory, RunLayout.Checkpoint));
+        return store.LoadJson<List<SummaryState>>(SummaryStateEntry)?
+                   .Select(s => new SummaryRow(s.Arm, s.Values, s.Labels)).ToList()
+               ?? (IReadOnlyList<SummaryRow>)Array.Empty<SummaryRow>();
+    }
+
+    private sealed record SummaryState(string Arm, Dictionary<string, double> Values, Dictionary<string, string> Labels);
+}

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using MoeLab.Experiments.Runtime;
+
+namespace MoeLab.Experiments.Tests.Runtime;
+
+public class AtomicWriteTests
+{
+    [Fact]
+    public void Crash_between_temp_write_and_rename_keeps_the_previous_file()
+    {
+        using var dir = new TempDir();
+        string path = Path.Combine(dir.Path, "sub", "metrics.csv");
+        AtomicFile.WriteAllText(path, "step,arm,metric,value\n1,main,loss,2\n");
+        AtomicFile.BeforeRename.Value = _ => throw new IOException("simulated crash");
+        try
+        {
+            Assert.Throws<IOException>(() => AtomicFile.WriteAllText(path, "step,arm,metric,value\n1,main,loss,2\n2,main,lo"));
+        }
+        finally
+        {
+            AtomicFile.BeforeRename.Value = null;
+        }
+        Assert.Equal("step,arm,metric,value\n1,main,loss,2\n", File.ReadAllText(path));
+        Assert.Single(Directory.GetFiles(Path.GetDirectoryName(path)!));
+    }
+
+    [Fact]
+    public void Checkpoint_store_writes_json_and_binary_entries_atomically()
+    {
+        using var dir = new TempDir();
+        var store = new FileCheckpointStore(Path.Combine(dir.Path, "checkpoint"));
+        Assert.False(store.Exists("state"));
+        store.SaveJson("state", new Dictionary<string, int> { ["step"] = 7 });
+        store.SaveFile("blob", p => File.WriteAllBytes(p, [1, 2, 3]));
+        Assert.Equal(7, store.LoadJson<Dictionary<string, int>>("state")!["step"]);
+        Assert.Equal(new byte[] { 1, 2, 3 }, File.ReadAllBytes(store.PathOf("blob")));
+        Assert.Throws<IOException>(() => store.SaveFile("broken", _ => { })); // writer wrote nothing
+        Assert.False(store.Exists("broken"));
+        Assert.Throws<ArgumentException>(() => store.SaveJson("../escape", 1));
+        Assert.Contains("does not exist", Assert.Throws<FileNotFoundException>(() => store.PathOf("nope")).Message);
+    }
+
+    private static string Moelab => Path.Combine(AppContext.BaseDirectory, "MoeLab.Experiments");
+
+    private static Process Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Moelab) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        psi.Environment["MOELAB_PROGRESS_SECONDS"] = "0.2";
+        return Process.Start(psi)!;
+    }
+
+    private static void WaitFor(Func<bool> condition, Process p, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (p.HasExited) Assert.Fail($"moelab exited ({p.ExitCode}) before {what}: {p.StandardError.ReadToEnd()}");
+            if (sw.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail($"timed out waiting for {what}");
+            Thread.Sleep(50);
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    private static string OnlyRunDir(string results) =>
+        Directory.GetDirectories(Path.Combine(results, "toy-regression")).Single();
+
+    [Fact]
+    public void Killed_run_process_leaves_readable_results_that_resume()
+    {
+        using var dir = new TempDir();
+        using var p = Start("run", "toy-regression", "--device", "cpu", "--results", dir.Path,
+            "--set", "train.steps=100000", "--set", "train.checkpointEvery=25", "--set", "train.evalEvery=25");
+        string? runDir = null;
+        WaitFor(() => Directory.Exists(Path.Combine(dir.Path, "toy-regression")) &&
+                      (runDir = Directory.GetDirectories(Path.Combine(dir.Path, "toy-regression")).FirstOrDefault()) is not null &&
+                      File.Exists(Path.Combine(runDir, RunLayout.Checkpoint, "state.json")) &&
+                      CsvText.ReadMetrics(Path.Combine(runDir, RunLayout.Metrics)).Count > 0, p, "a checkpoint and metrics");
+        p.Kill(); // SIGKILL: no chance to clean up
+        p.WaitForExit();
+
+        var m = RunManifest.Read(runDir!);
+        Assert.Equal(RunLayout.Status.Running, m.Status); // it never got to write an end status
+        var rows = CsvText.ReadMetrics(Path.Combine(runDir!, RunLayout.Metrics)); // parses completely
+        Assert.All(rows, r => Assert.True(r.Step > 0 && r.Metric.Length > 0));
+        Assert.DoesNotContain(Directory.GetFiles(runDir!, "*", SearchOption.AllDirectories), f => new FileInfo(f).Length == 0 && !AtomicFile.IsTempFile(f));
+    }
+
+    [Fact]
+    public void Sigterm_checkpoints_marks_interrupted_and_resume_completes()
+    {
+        using var dir = new TempDir();
+        using var p = Start("run", "toy-regression", "--device", "cpu", "--results", dir.Path,
+            "--set", "train.steps=100000", "--set", "train.checkpointEvery=0", "--set", "train.evalEvery=1000");
+        WaitFor(() => Directory.Exists(Path.Combine(dir.Path, "toy-regression")) &&
+                      Directory.GetDirectories(Path.Combine(dir.Path, "toy-regression")).Length == 1 &&
+                      File.Exists(Path.Combine(OnlyRunDir(dir.Path), RunLayout.Metrics)) &&
+                      CsvText.ReadMetrics(Path.Combine(OnlyRunDir(dir.Path), RunLayout.Metrics)).Count > 0, p, "first metrics");
+        Assert.Equal(0, kill(p.Id, 15)); // SIGTERM
+        Assert.True(p.WaitForExit(60_000));
+        Assert.Equal(130, p.ExitCode);
+        string runDir = OnlyRunDir(dir.Path);
+        var m = RunManifest.Read(runDir);
+        Assert.Equal(RunLayout.Status.Interrupted, m.Status);
+        Assert.True(File.Exists(Path.Combine(runDir, RunLayout.Checkpoint, "state.json")));
+
+        // Resume it (shortened: the stored config is what resume uses, so edit it to finish soon).
+        var state = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, RunLayout.Checkpoint, "state.json")))!;
+        int step = (int)state["step"]!;
+        var cfg = m.Config.DeepClone();
+        cfg["train"]!["steps"] = step + 10;
+        (m with { Config = cfg }).Write(runDir);
+        var outcome = ExperimentRunner.Resume(runDir, new RunOptions { Device = "cpu" });
+        Assert.Equal(RunLayout.Status.Completed, outcome.Status);
+        Assert.Equal(step + 10, outcome.Summary.Single().Values["steps"]);
+    }
+}
