@@ -12,6 +12,8 @@ public static class Program
     {
         var root = new RootCommand("MoeLab: reproductions of Mixture-of-Experts papers in .NET.");
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Subcommands.Add(ReportCommand.Create());
+        root.Subcommands.Add(FiguresCommand.Create());
         return root;
     }
 }

@@ -22,12 +22,14 @@ public static class ChartPage
     /// <summary>A div plus a script that draws the chart; assumes plotly.js is already on the page.</summary>
     public static string Fragment(GenericChart chart, string? elementId = null) => FragmentFromJson(FigureJson(chart), elementId);
 
-    /// <summary>Same as <see cref="Fragment(GenericChart, string?)"/> from figure JSON.</summary>
-    public static string FragmentFromJson(string figureJson, string? elementId = null)
+    /// <summary>Same as <see cref="Fragment(GenericChart, string?)"/> from figure JSON. With
+    /// <paramref name="fitWidth"/> the figure's fixed width is dropped so it fills its container.</summary>
+    public static string FragmentFromJson(string figureJson, string? elementId = null, bool fitWidth = false)
     {
         string id = elementId ?? "chart-" + Guid.NewGuid().ToString("N")[..12];
         return $"<div id=\"{id}\" class=\"moelab-chart\"></div>\n" +
                "<script type=\"text/javascript\">(function(){" + FigureStart + EscapeForScript(figureJson) +
+               (fitWidth ? ";fig.layout=fig.layout||{};delete fig.layout.width;fig.layout.autosize=true" : "") +
                FigureEnd + $"'{id}',fig.data,fig.layout,{{responsive:true,displaylogo:false}});}})();</script>";
     }
 
@@ -76,6 +78,8 @@ public static class ChartPage
         if (start < 0) return null;
         start += FigureStart.Length;
         int end = html.IndexOf(FigureEnd, start, StringComparison.Ordinal);
+        int fit = html.IndexOf(";fig.layout=fig.layout||{}", start, StringComparison.Ordinal);
+        if (fit >= 0 && (end < 0 || fit < end)) end = fit;
         return end < 0 ? null : html[start..end]; // "<\/" stays: it is a valid JSON escape of "</"
     }
 }
