@@ -24,6 +24,8 @@ public static class Program
         root.Subcommands.Add(LabCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ReportCommand.Create());
+        root.Subcommands.Add(FiguresCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,226 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.Analysis;
+using MoeLab.Experiments.Plotting;
+using MoeLab.Experiments.Results;
+using MoeLab.Experiments.Runtime;
+
+namespace MoeLab.Experiments.Reports;
+
+/// <summary>What <see cref="ReportBuilder.Build"/> wrote.</summary>
+public sealed record ReportInfo(string Path, int Runs, int CompletedRuns, int AggregatedRows, int Charts, int RunFigures, int Configs, long Bytes);
+
+/// <summary>Builds one self-contained HTML report of an experiment's runs (plotly.js embedded once):
+/// the runs table, the summary aggregated over seeds (mean ± std, n), line charts of every logged
+/// metric with mean ± std bands over seeds, bar charts of the final metrics, the figures the runs
+/// saved, and each distinct resolved config with the runs that used it. Written atomically.</summary>
+public static class ReportBuilder
+{
+    /// <summary>At most this many run figures are embedded (the report says how many were left out).</summary>
+    public const int MaxRunFigures = 60;
+
+    /// <summary>Builds the report of results/&lt;experimentName&gt;/ under <paramref name="resultsRoot"/>
+    /// (default <see cref="RunLayout.DefaultResultsRoot"/>) into <paramref name="outPath"/> (default
+    /// results/&lt;experiment&gt;/report.html).</summary>
+    public static ReportInfo Build(string experimentName, string? resultsRoot = null, string? outPath = null)
+    {
+        string root = Path.GetFullPath(resultsRoot ?? RunLayout.DefaultResultsRoot());
+        var set = ResultSet.LoadExperiment(experimentName, root);
+        string output = Path.GetFullPath(outPath ?? Path.Combine(root, experimentName, "report.html"));
+        return BuildFrom(set, experimentName, output, Path.Combine(root, experimentName));
+    }
+
+    /// <summary>Builds a report from an already loaded result set.</summary>
+    public static ReportInfo BuildFrom(ResultSet set, string title, string outPath, string? source = null)
+    {
+        var html = new StringBuilder();
+        int charts = 0, runFigures = 0;
+        int completed = set.Records.Count(r => r.Status == RunLayout.Status.Completed);
+
+        html.Append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/><title>MoeLab report: ").Append(Enc(title)).Append("</title>\n")
+            .Append("<style>").Append(Css).Append("</style>\n").Append(PlotlyAssets.ScriptTag).Append("\n</head><body>\n");
+        html.Append("<h1>MoeLab report: ").Append(Enc(title)).Append("</h1>\n<p class=\"meta\">Generated ")
+            .Append(DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture));
+        if (source is not null) html.Append(" from <code>").Append(Enc(source)).Append("</code>");
+        html.Append(". ").Append(set.Records.Count).Append(" run(s): ")
+            .Append(Enc(string.Join(", ", set.Records.GroupBy(r => r.Status).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"))))
+            .Append(". Aggregates use completed runs only.</p>\n");
+        html.Append("<nav><a href=\"#runs\">Runs</a> · <a href=\"#summary\">Summary</a> · <a href=\"#curves\">Curves</a> · <a href=\"#figures\">Run figures</a> · <a href=\"#configs\">Configs</a></nav>\n");
+
+        // Runs table.
+        html.Append("<h2 id=\"runs\">Runs</h2>\n");
+        html.Append(Table(new[] { "run", "status", "seed", "preset", "device", "commit", "started", "ended", "config", "error" },
+            set.Records.Select(r => new[]
+            {
+                RelativeRunName(r, source), r.Status, r.Seed?.ToString(CultureInfo.InvariantCulture) ?? "", r.Preset ?? "", r.Device ?? "",
+                r.GitCommit is { Length: > 10 } c ? c[..10] : r.GitCommit ?? "", r.StartedAt ?? "", r.EndedAt ?? "", r.ConfigHash ?? "", r.Error ?? "",
+            }), statusColumn: 1));
+
+        // Aggregated summary.
+        html.Append("<h2 id=\"summary\">Summary over seeds</h2>\n");
+        var keys = set.DefaultGroupKeys();
+        DataFrame? agg = null;
+        if (set.MetricColumns.Count == 0 || completed == 0)
+            html.Append("<p>No summary metrics from completed runs.</p>\n");
+        else
+        {
+            agg = set.Aggregate(keys);
+            html.Append("<p>Grouped by ").Append(Enc(string.Join(", ", keys))).Append("; each cell is mean ± sample std (n); the 95 % CI half-width (Student t) is in the tooltip.</p>\n");
+            var header = keys.Concat(new[] { "runs" }).Concat(set.MetricColumns).ToList();
+            var rows = new List<string[]>();
+            for (long r = 0; r < agg.Rows.Count; r++)
+            {
+                var row = keys.Select(k => FrameColumns.Format(agg.Columns[k][r])).ToList();
+                row.Add(FrameColumns.Format(agg.Columns[SeedAggregation.Rows][r]));
+                foreach (var m in set.MetricColumns) row.Add(MeanStd(agg, m, r));
+                rows.Add(row.ToArray());
+            }
+            html.Append(Table(header, rows, tooltips: (r, c) => c < keys.Count + 1 ? null : CiTooltip(agg, set.MetricColumns[c - keys.Count - 1], r)));
+            foreach (var m in set.MetricColumns)
+            {
+                var category = keys.Where(k => k != "arm").ToList();
+                var chart = category.Count == 0
+                    ? Charts.BarsFromAggregate(agg, m, new[] { "arm" }, title: m + " by arm")
+                    : Charts.BarsFromAggregate(agg, m, category, new[] { "arm" }, title: m + " by " + string.Join(", ", category));
+                html.Append(ChartPage.Fragment(chart, $"bar-{charts++}")).Append('\n');
+            }
+        }
+
+        // Curves from histories.
+        html.Append("<h2 id=\"curves\">Training curves (mean ± std over seeds)</h2>\n");
+        var history = set.History;
+        var completedHistory = FrameColumns.Filter(history, r => (string?)history.Columns["status"][r] == RunLayout.Status.Completed);
+        var metrics = Distinct(completedHistory, "metric");
+        if (metrics.Count == 0) html.Append("<p>No step-indexed metrics from completed runs.</p>\n");
+        foreach (var metric in metrics)
+        {
+            var chart = Charts.HistoryBands(completedHistory, metric, keys, title: metric);
+            html.Append(ChartPage.Fragment(chart, $"curve-{charts++}")).Append('\n');
+        }
+
+        // Figures the runs saved.
+        html.Append("<h2 id=\"figures\">Figures saved by runs</h2>\n");
+        var figureFiles = set.Records
+            .Where(r => Directory.Exists(r.FiguresDirectory))
+            .SelectMany(r => Directory.GetFiles(r.FiguresDirectory, "*.html").Order(StringComparer.Ordinal).Select(f => (Run: r, File: f)))
+            .ToList();
+        if (figureFiles.Count == 0) html.Append("<p>No run saved a figure.</p>\n");
+        foreach (var group in figureFiles.GroupBy(f => Path.GetFileNameWithoutExtension(f.File)).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            html.Append("<h3>").Append(Enc(group.Key)).Append("</h3>\n<div class=\"grid\">\n");
+            foreach (var (run, file) in group)
+            {
+                if (runFigures >= MaxRunFigures) break;
+                string json;
+                try { json = ChartPage.LoadFigureJson(file); }
+                catch (FormatException e) { html.Append("<p class=\"error\">").Append(Enc(e.Message)).Append("</p>\n"); continue; }
+                html.Append("<div class=\"cell\"><div class=\"caption\">").Append(Enc(RelativeRunName(run, source))).Append(" · seed ")
+                    .Append(run.Seed?.ToString(CultureInfo.InvariantCulture) ?? "?").Append("</div>\n")
+                    .Append(ChartPage.FragmentFromJson(json, $"runfig-{runFigures++}", fitWidth: true)).Append("</div>\n");
+            }
+            html.Append("</div>\n");
+        }
+        if (figureFiles.Count > runFigures)
+            html.Append("<p class=\"meta\">").Append(figureFiles.Count - runFigures).Append(" more run figure(s) not embedded (limit ")
+                .Append(MaxRunFigures).Append("); they are in each run's figures/ folder.</p>\n");
+
+        // Configs.
+        html.Append("<h2 id=\"configs\">Configs used</h2>\n");
+        html.Append("<p class=\"meta\">Resolved configs; runs whose configs differ only in a \"seed\" field are listed together.</p>\n");
+        var configs = set.Records.GroupBy(r => WithoutSeeds(r.ConfigJson)).ToList();
+        foreach (var (cfg, i) in configs.Select((g, i) => (g, i)))
+        {
+            html.Append("<h3>Config ").Append(i + 1).Append("</h3>\n<p class=\"meta\">Runs (seed): ")
+                .Append(Enc(string.Join(", ", cfg.Select(r => $"{RelativeRunName(r, source)} ({r.Seed?.ToString(CultureInfo.InvariantCulture) ?? "?"})"))))
+                .Append("</p>\n<pre>").Append(Enc(cfg.First().ConfigJson ?? "(no config in manifest)")).Append("</pre>\n");
+        }
+        html.Append("</body></html>\n");
+
+        string text = html.ToString();
+        AtomicFile.WriteAllText(outPath, text);
+        return new ReportInfo(outPath, set.Records.Count, completed, (int)(agg?.Rows.Count ?? 0), charts, runFigures, configs.Count, Encoding.UTF8.GetByteCount(text));
+    }
+
+    /// <summary>The config JSON with every property named "seed" removed (the grouping key of configs).</summary>
+    static string WithoutSeeds(string? configJson)
+    {
+        if (configJson is null) return "";
+        var node = System.Text.Json.Nodes.JsonNode.Parse(configJson);
+        void Strip(System.Text.Json.Nodes.JsonNode? n)
+        {
+            if (n is System.Text.Json.Nodes.JsonObject o)
+            {
+                foreach (var key in o.Select(p => p.Key).Where(k => k.Equals("seed", StringComparison.OrdinalIgnoreCase)).ToList()) o.Remove(key);
+                foreach (var p in o) Strip(p.Value);
+            }
+            else if (n is System.Text.Json.Nodes.JsonArray a) foreach (var item in a) Strip(item);
+        }
+        Strip(node);
+        return node?.ToJsonString() ?? "";
+    }
+
+    static string RelativeRunName(RunRecord run, string? source) =>
+        source is null ? run.RunId : Path.GetRelativePath(source, run.Directory).Replace('\\', '/');
+
+    static List<string> Distinct(DataFrame frame, string column)
+    {
+        var col = frame.Columns[column];
+        var seen = new List<string>();
+        for (long r = 0; r < col.Length; r++)
+            if (col[r] is string s && !seen.Contains(s)) seen.Add(s);
+        return seen;
+    }
+
+    static string MeanStd(DataFrame agg, string metric, long row)
+    {
+        double? mean = FrameColumns.AsDouble(agg.Columns[metric + SeedAggregation.Mean][row]);
+        double? std = FrameColumns.AsDouble(agg.Columns[metric + SeedAggregation.Std][row]);
+        long n = (long)(agg.Columns[metric + SeedAggregation.Count][row] ?? 0L);
+        if (mean is null) return "–";
+        string s = Num(mean.Value);
+        if (std is not null) s += " ± " + Num(std.Value);
+        return s + $" ({n})";
+    }
+
+    static string? CiTooltip(DataFrame agg, string metric, long row)
+    {
+        double? ci = FrameColumns.AsDouble(agg.Columns[metric + SeedAggregation.Ci95][row]);
+        return ci is null ? null : "95% CI ± " + Num(ci.Value);
+    }
+
+    static string Num(double v) => v.ToString(Math.Abs(v) >= 1e-3 && Math.Abs(v) < 1e5 || v == 0 ? "0.####" : "0.###e+0", CultureInfo.InvariantCulture);
+
+    /// <summary>Escapes the five HTML special characters only (keeps ±, –, × readable in the source).</summary>
+    static string Enc(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;").Replace("'", "&#39;");
+
+    static string Table(IEnumerable<string> header, IEnumerable<string[]> rows, int statusColumn = -1, Func<long, int, string?>? tooltips = null)
+    {
+        var sb = new StringBuilder("<table>\n<thead><tr>");
+        foreach (var h in header) sb.Append("<th>").Append(Enc(h)).Append("</th>");
+        sb.Append("</tr></thead>\n<tbody>\n");
+        long r = 0;
+        foreach (var row in rows)
+        {
+            sb.Append("<tr>");
+            for (int c = 0; c < row.Length; c++)
+            {
+                string? tip = tooltips?.Invoke(r, c);
+                sb.Append(c == statusColumn ? $"<td class=\"status-{Enc(row[c])}\"" : "<td");
+                if (tip is not null) sb.Append(" title=\"").Append(Enc(tip)).Append('"');
+                sb.Append('>').Append(Enc(row[c])).Append("</td>");
+            }
+            sb.Append("</tr>\n");
+            r++;
+        }
+        return sb.Append("</tbody></table>\n").ToString();
+    }
+
+    const string Css =
+        "body{font-family:Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}" +
+        "h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}" +
+        "table{border-collapse:collapse;font-size:.9em;margin:1em 0}th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left}" +
+        "th{background:#f4f4f4}td.status-completed{color:#1a7f37}td.status-failed{color:#cf222e}td.status-interrupted{color:#9a6700}" +
+        "pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}.meta{color:#666;font-size:.9em}.error{color:#cf222e}" +
+        ".grid{display:flex;flex-wrap:wrap;gap:1em}.cell{flex:1 1 560px;min-width:0}.caption{font-size:.85em;color:#555}" +
+        ".moelab-chart{width:100%}";
+}
