@@ -80,16 +80,21 @@ public static class NotebookCommand
             ProgressInterval = TimeSpan.FromSeconds(progressSeconds),
         };
         // Cells see the notebook's folder as the working directory, as in a notebook front end.
-        Directory.SetCurrentDirectory(file.DirectoryName!);
+        string previousDirectory = Directory.GetCurrentDirectory();
         NotebookRunResult result;
         try
         {
+            Directory.SetCurrentDirectory(file.DirectoryName!);
             result = NotebookRunner.RunAsync(notebook, file.FullName, options).GetAwaiter().GetResult();
         }
         catch (ArgumentException e) // a -p value that does not fit the declared type
         {
             err.WriteLine($"notebook run: {e.Message}");
             return 2;
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(previousDirectory);
         }
         result.Notebook.Save(outPath);
         err.WriteLine($"wrote {outPath}");
