@@ -76,7 +76,7 @@ public static class NotebookRunner
         var globals = new NotebookGlobals { NotebookPath = fullPath };
         var references = ScriptReferences.Default;
         var scriptOptions = ScriptOptions.Default
-            .WithReferences(references.Assemblies.Values.Select(path => MetadataReference.CreateFromFile(path)))
+            .WithReferences(references.MetadataReferences)
             .WithImports(ScriptReferences.DefaultImports)
             .WithMetadataResolver(ScriptMetadataResolver.Default.WithBaseDirectory(Path.GetDirectoryName(fullPath)!))
             .WithEmitDebugInformation(true)

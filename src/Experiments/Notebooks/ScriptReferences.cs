@@ -24,6 +24,12 @@ public sealed class ScriptReferences
     /// <summary>Simple name → file of every assembly a session references.</summary>
     public IReadOnlyDictionary<string, string> Assemblies => bySimpleName;
 
+    /// <summary>Metadata references for <see cref="Assemblies"/>, created once so that later
+    /// sessions reuse the metadata Roslyn has already read.</summary>
+    public IReadOnlyList<Microsoft.CodeAnalysis.MetadataReference> MetadataReferences => metadataReferences.Value;
+
+    readonly Lazy<IReadOnlyList<Microsoft.CodeAnalysis.MetadataReference>> metadataReferences;
+
     readonly Dictionary<string, string> bySimpleName;
     readonly Dictionary<string, (string Version, List<string> AssemblyNames)> packages;
 
@@ -39,6 +45,8 @@ public sealed class ScriptReferences
     {
         bySimpleName = assemblies;
         this.packages = packages;
+        metadataReferences = new(() => assemblies.Values
+            .Select(path => (Microsoft.CodeAnalysis.MetadataReference)Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(path)).ToList());
     }
 
     /// <summary>The framework assemblies MoeLab uses (found by walking references from MoeLab's
