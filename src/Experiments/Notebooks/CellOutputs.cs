@@ -1,0 +1,131 @@
+using System.Text;
+using Microsoft.DotNet.Interactive.Formatting;
+
+namespace MoeLab.Experiments.Notebooks;
+
+/// <summary>Collects what one executing cell produces, in order: stdout/stderr text (consecutive
+/// writes to one stream merge into one stream output) and displayed values. Thread-safe.</summary>
+public sealed class CellOutputs
+{
+    readonly object gate = new();
+    readonly List<NotebookOutput> outputs = new();
+
+    public void Write(string stream, string text)
+    {
+        if (text.Length == 0) return;
+        lock (gate)
+        {
+            if (outputs.Count > 0 && outputs[^1] is { OutputType: NotebookOutput.Stream } last && last.Name == stream)
+                last.Text += text;
+            else
+                outputs.Add(NotebookOutput.CreateStream(stream, text));
+        }
+    }
+
+    public void Add(NotebookOutput output)
+    {
+        lock (gate) outputs.Add(output);
+    }
+
+    public List<NotebookOutput> Snapshot()
+    {
+        lock (gate) return outputs.ToList();
+    }
+
+    /// <summary>A display_data (or, with an execution count, execute_result) output for a value,
+    /// rendered through Microsoft.DotNet.Interactive.Formatting: text/html for types with a MoeLab
+    /// HTML rendering (DataFrame, chart), always text/plain.</summary>
+    public static NotebookOutput Render(object? value, int? executionCount = null)
+    {
+        var output = new NotebookOutput
+        {
+            OutputType = executionCount is null ? NotebookOutput.DisplayData : NotebookOutput.ExecuteResult,
+            ExecutionCount = executionCount,
+        };
+        if (value is null)
+        {
+            output.Data["text/plain"] = "<null>";
+            return output;
+        }
+        if (value is string s)
+        {
+            output.Data["text/plain"] = s;
+            return output;
+        }
+        // HTML only for types with a purpose-made rendering; the formatting library's generic
+        // HTML for arbitrary objects carries its own style sheets and adds little to text.
+        bool html = NotebookFormatters.HasHtmlFormatter(value);
+        if (html) output.Data["text/html"] = value.ToDisplayString("text/html");
+        output.Data["text/plain"] = value.ToDisplayString("text/plain");
+        return output;
+    }
+}
+
+/// <summary>Routes Console.Out / Console.Error per async flow: while a cell runs, writes from it
+/// (and from tasks it starts) go to that cell's <see cref="CellOutputs"/>; everything else goes to
+/// the original console. Installed once per process; lets several notebooks run side by side.</summary>
+internal sealed class ConsoleRouter : TextWriter
+{
+    static readonly object gate = new();
+    static readonly AsyncLocal<CellOutputs?> current = new();
+    static ConsoleRouter? stdout, stderr;
+
+    readonly TextWriter original;
+    readonly string stream;
+
+    ConsoleRouter(TextWriter original, string stream)
+    {
+        this.original = original;
+        this.stream = stream;
+    }
+
+    public override Encoding Encoding => original.Encoding;
+
+    /// <summary>The process's stderr before any routing (progress messages go here).</summary>
+    public static TextWriter OriginalError
+    {
+        get
+        {
+            Install();
+            return stderr!.original;
+        }
+    }
+
+    public static void Install()
+    {
+        lock (gate)
+        {
+            if (stdout is not null) return;
+            stdout = new ConsoleRouter(Console.Out, "stdout");
+            stderr = new ConsoleRouter(Console.Error, "stderr");
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+    }
+
+    /// <summary>Sends this async flow's console output to <paramref name="target"/> (null: the console).</summary>
+    public static void Capture(CellOutputs? target) => current.Value = target;
+
+    TextWriter? Passthrough => current.Value is null ? original : null;
+
+    public override void Write(char value)
+    {
+        if (Passthrough is { } w) w.Write(value);
+        else current.Value!.Write(stream, value.ToString());
+    }
+
+    public override void Write(string? value)
+    {
+        if (value is null) return;
+        if (Passthrough is { } w) w.Write(value);
+        else current.Value!.Write(stream, value);
+    }
+
+    public override void Write(char[] buffer, int index, int count) => Write(new string(buffer, index, count));
+
+    public override void WriteLine(string? value) => Write((value ?? "") + NewLine);
+
+    public override void WriteLine() => Write(NewLine);
+
+    public override void Flush() => original.Flush();
+}
