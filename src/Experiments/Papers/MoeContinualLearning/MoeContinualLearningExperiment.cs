@@ -19,8 +19,9 @@ namespace MoeLab.Experiments.Papers.MoeContinualLearning;
 /// <c>{study}_assignment_task_{arm}</c> and <c>{study}_assignment_cluster_{arm}</c> (repetition 0);
 /// figures of the same.
 ///
-/// Presets: smoke (~1 s), cpu (full paper sizes, 20 repetitions for fig 2 and 50 for figs 4–5;
-/// about a minute on one core), paper (fig 2 with 100 repetitions, figs 4–5 with the script's 100).
+/// Presets: smoke (~1 s); cpu (the paper's sizes, 50 repetitions for fig 2 and 100 for figs 4–5;
+/// about 20 s on one core); paper (fig 2 with 100 repetitions, figs 4–5 with the script's 100,
+/// curves at every round).
 /// Command (once the runtime's run command exists): <c>moelab run moe-continual-learning --preset cpu</c>.</summary>
 public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLearningConfig>
 {
@@ -39,8 +40,8 @@ public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLear
 
     public static MoeContinualLearningConfig Cpu => new()
     {
-        ExpertCount = new ExpertCountStudyConfig { Repetitions = 20 },
-        Termination = new TerminationStudyConfig { Repetitions = 50 },
+        ExpertCount = new ExpertCountStudyConfig { Repetitions = 50 },
+        Termination = new TerminationStudyConfig { Repetitions = 100 },
         CurveStride = 10,
     };
 
@@ -48,7 +49,7 @@ public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLear
     {
         ExpertCount = new ExpertCountStudyConfig { Repetitions = 100 },
         Termination = new TerminationStudyConfig { Repetitions = 100 },
-        CurveStride = 5,
+        CurveStride = 1,
     };
 
     public override IReadOnlyDictionary<string, MoeContinualLearningConfig> TypedPresets { get; } =

@@ -168,6 +168,22 @@ public sealed record SimulationResult(
         }
         return switches;
     }
+
+    /// <summary>Last round (0-based) at which some expert served a task of a different cluster than
+    /// the previous task it served; −1 if that never happened. After it, routing respects clusters.</summary>
+    public int LastClusterSwitchRound(TaskPool pool)
+    {
+        var last = new int[Experts];
+        Array.Fill(last, -1);
+        int lastSwitch = -1;
+        for (int t = 0; t < TaskOfRound.Length; t++)
+        {
+            int m = ExpertOfRound[t], c = pool.ClusterOf(TaskOfRound[t]);
+            if (last[m] >= 0 && last[m] != c) lastSwitch = t;
+            last[m] = c;
+        }
+        return lastSwitch;
+    }
 }
 
 /// <summary>Runs one arm of one repetition end to end.</summary>

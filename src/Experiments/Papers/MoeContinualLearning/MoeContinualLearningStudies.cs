@@ -106,6 +106,8 @@ public static class MoeContinualLearningStudies
         var latePurity = arm.Runs.Select((r, k) => r.ClusterPurity(pools[k], lateFrom)).ToArray();
         var lateSwitches = arm.Runs.Select((r, k) => (double)r.ClusterSwitches(pools[k], lateFrom)).ToArray();
         var maxShare = arm.Runs.Select(r => r.Load.Max() / (double)rounds).ToArray();
+        var lastSwitch = arm.Runs.Select((r, k) => (double)r.LastClusterSwitchRound(pools[k])).ToArray();
+        var gMean = arm.MeanCurve(r => r.Generalisation);
         var usedExperts = arm.Runs.Select(r => (double)r.Load.Count(l => l > 0)).ToArray();
         return new Dictionary<string, double>
         {
@@ -116,6 +118,10 @@ public static class MoeContinualLearningStudies
             ["final_forgetting_std"] = Statistics.Std(arm.FinalForgetting),
             ["final_generalisation_mean"] = Statistics.Mean(arm.FinalGeneralisation),
             ["final_generalisation_std"] = Statistics.Std(arm.FinalGeneralisation),
+            ["final_forgetting_median"] = Statistics.Median(arm.FinalForgetting),
+            ["final_generalisation_median"] = Statistics.Median(arm.FinalGeneralisation),
+            ["generalisation_mean_at_quarter"] = gMean[rounds / 4 - 1 < 0 ? 0 : rounds / 4 - 1],
+            ["generalisation_mean_at_half"] = gMean[rounds / 2 - 1 < 0 ? 0 : rounds / 2 - 1],
             ["termination_rate"] = arm.Runs.Count(r => r.TerminationRound.HasValue) / (double)arm.Runs.Count,
             ["termination_round_mean"] = term.Length == 0 ? double.NaN : term.Average(),
             ["termination_round_std"] = term.Length == 0 ? double.NaN : Statistics.Std(term),
@@ -124,6 +130,8 @@ public static class MoeContinualLearningStudies
             ["late_cluster_purity_mean"] = latePurity.Average(),
             ["late_cluster_purity_std"] = Statistics.Std(latePurity),
             ["late_cluster_switches_mean"] = lateSwitches.Average(),
+            ["last_cluster_switch_round_mean"] = lastSwitch.Average(),
+            ["last_cluster_switch_round_median"] = Statistics.Median(lastSwitch),
             ["max_load_share_mean"] = maxShare.Average(),
             ["experts_used_mean"] = usedExperts.Average(),
         };
