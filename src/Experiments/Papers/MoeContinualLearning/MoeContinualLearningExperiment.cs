@@ -196,6 +196,20 @@ public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLear
         return frame;
     }
 
+    /// <summary>summary.csv's content as a DataFrame: one row per arm (study, arm, then every
+    /// number of <see cref="MoeContinualLearningStudies.Summarise"/>). For notebooks.</summary>
+    public static DataFrame SummaryTable(IEnumerable<StudyResult> studies)
+    {
+        var rows = studies.SelectMany(s => s.Arms.Select(a => (s.Study, a.Arm, Values: MoeContinualLearningStudies.Summarise(a, s.Pools)))).ToList();
+        var frame = new DataFrame(
+            new StringDataFrameColumn("study", rows.Select(r => r.Study)),
+            new StringDataFrameColumn("arm", rows.Select(r => r.Arm)));
+        if (rows.Count == 0) return frame;
+        foreach (string key in rows[0].Values.Keys)
+            frame.Columns.Add(new DoubleDataFrameColumn(key, rows.Select(r => r.Values[key])));
+        return frame;
+    }
+
     private static DataFrame FinalErrors(IEnumerable<StudyResult> studies)
     {
         var rows = studies.SelectMany(s => s.Arms.SelectMany(a => a.Runs.Select((r, k) => (s.Study, a.Arm, k, r)))).ToList();
