@@ -184,3 +184,21 @@ public class MoeContinualLearningSimulatorTests
         Assert.True(Dist(0, 1) > 0.05 && Dist(1, 2) > 0.05);
     }
 }
+
+public class SimulationResultStatisticsTests
+{
+    [Fact]
+    public void PuritySwitchesAndLastSwitchOnAHandMadeHistory()
+    {
+        // K = 3 clusters, N = 6 tasks (cluster = task mod 3), 2 experts, 6 rounds.
+        var pool = TaskPool.Generate(new TaskPoolConfig { Tasks = 6 }, SeedDerivation.Rng(0, 0));
+        var tasks = new[] { 0, 3, 1, 0, 4, 2 };      // clusters 0, 0, 1, 0, 1, 2
+        var experts = new[] { 0, 0, 1, 0, 1, 1 };    // expert 0: c0 c0 c0; expert 1: c1 c1 c2
+        var result = new SimulationResult(2, new double[6], new double[6], tasks, experts, new long[2, 6], new long[] { 3, 3 },
+            null, Array.Empty<double[]>(), Array.Empty<double[]>());
+        Assert.Equal(5.0 / 6.0, result.ClusterPurity(pool), 12);   // expert 0: 3/3, expert 1: 2/3
+        Assert.Equal(2.0 / 3.0, result.ClusterPurity(pool, fromRound: 3), 12); // rounds 3–5: e0 c0; e1 c1, c2 → (1 + 1)/3
+        Assert.Equal(1, result.ClusterSwitches(pool));
+        Assert.Equal(5, result.LastClusterSwitchRound(pool));
+    }
+}
