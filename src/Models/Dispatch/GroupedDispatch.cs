@@ -1,0 +1,74 @@
+using MoeLab.Models.Experts;
+using MoeLab.Models.Routing;
+using TorchSharp;
+using MoeLab.Models.Internal;
+using static TorchSharp.torch;
+
+namespace MoeLab.Models.Dispatch;
+
+/// <summary>Dropless grouped dispatch (the MegaBlocks idea, without block-sparse kernels):
+/// flatten the (token, slot) assignments slot-major, stable-sort them by expert, gather the
+/// tokens into contiguous per-expert blocks (<c>index_select</c>), run each expert once on its block
+/// (<see cref="ExpertBank.ForwardGrouped"/>), scale by the combine weights and scatter-add back
+/// (<c>index_add</c>). Work is proportional to the assignments, no per-token loop, one host sync
+/// (block sizes). With a capacity factor, rows beyond C in each block are dropped first
+/// (see <see cref="Capacity"/>).</summary>
+public static class GroupedDispatch
+{
+    /// <param name="x">[T, d_in] tokens (one routing unit per token).</param>
+    /// <param name="capacityFactor">null = dropless.</param>
+    public static DispatchResult Run(ExpertBank bank, Tensor x, RoutingResult routing, double? capacityFactor = null)
+    {
+        long t = x.shape[0];
+        int n = routing.Experts;
+        if (routing.Units != t) throw new ArgumentException($"GroupedDispatch: routing has {routing.Units} units, input has {t} tokens.");
+        if (n != bank.Experts) throw new ArgumentException($"GroupedDispatch: routing over {n} experts, bank has {bank.Experts}.");
+        long slots = routing.MaxSlots;
+        using var scope = NewDisposeScope();
+
+        // Slot-major flattening: assignment a = s·T + t (priority order for capacity).
+        var valid = routing.Kept.t().reshape(-1);                                       // [k·T] bool
+        var expertOf = routing.ExpertIndices.t().reshape(-1).masked_fill(valid.logical_not(), n); // [k·T], N = none
+        var (sortedExpert, order) = expertOf.sort(0, descending: false, stable: true);  // [k·T]
+        var countsTensor = expertOf.bincount(null, n + 1);                              // [N+1]
+        long[] counts = countsTensor.cpu().data<long>().ToArray();                      // the one sync
+        long assignments = counts.Take(n).Sum();
+
+        Tensor kept;                 // [A'] assignment ids that are computed, grouped by expert
+        long[] keptCounts = counts.Take(n).ToArray();
+        long? capacity = null;
+        var dropped = routing.Dropped;
+        if (capacityFactor is double cf)
+        {
+            long c = Capacity.Compute(cf, assignments, n);
+            capacity = c;
+            var blockStart = countsTensor.cumsum(0).sub(countsTensor);                  // [N+1] exclusive prefix sums
+            var position = torch.arange(order.shape[0], device: x.device).sub(blockStart.index_select(0, sortedExpert)); // [k·T]
+            var keep = position.lt(c).logical_and(sortedExpert.lt(n));                 // [k·T]
+            var lost = position.ge(c).logical_and(sortedExpert.lt(n));
+            kept = order.masked_select(keep);                                           // [A']
+            var droppedIds = order.masked_select(lost);
+            var droppedFlat = torch.zeros(slots * t, dtype: ScalarType.Bool, device: x.device)
+                .index_fill(0, droppedIds, true);                                       // [k·T]
+            dropped = routing.Dropped.logical_or(droppedFlat.reshape(slots, t).t());    // [T, k]
+            for (int e = 0; e < n; e++) keptCounts[e] = Math.Min(keptCounts[e], c);
+        }
+        else
+        {
+            kept = order.narrow(0, 0, assignments);                                     // sentinels sort last
+        }
+
+        var token = kept.remainder(t);                                                  // [A'] token of each row
+        var weight = routing.Weights.t().reshape(-1).index_select(0, kept).to(x.dtype); // [A'] g
+        var gathered = x.index_select(0, token);                                        // [A', d_in]
+        var expertOut = bank.ForwardGrouped(gathered, keptCounts);                      // [A', d_out]
+        var weighted = expertOut.mul(weight.unsqueeze(1));                              // [A', d_out]
+        var output = torch.zeros(t, bank.Shape.DOut, dtype: x.dtype, device: x.device)
+            .index_add(0, token, weighted, 1);                                             // [T, d_out]
+        var perExpert = torch.tensor(keptCounts, device: x.device);                     // [N]
+
+        var newRouting = routing with { Dropped = dropped };
+        scope.Keep(newRouting.Dropped, output, perExpert);
+        return new DispatchResult(output, newRouting, perExpert, capacity);
+    }
+}

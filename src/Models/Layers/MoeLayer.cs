@@ -1,0 +1,68 @@
+using MoeLab.Models.Accounting;
+using MoeLab.Models.Dispatch;
+using MoeLab.Models.Experts;
+using MoeLab.Models.Losses;
+using MoeLab.Models.Routing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLab.Models.Layers;
+
+/// <summary>A token-wise MoE feed-forward layer:
+/// y_t = Σ_{i ∈ S_t, kept} g_{t,i} · E_i(x_t) + Σ_{shared} E_s(x_t)
+/// (Shazeer et al. 2017 eq. 1; shared experts as DeepSeekMoE eq. 9). The router, experts and
+/// dispatch are chosen by <see cref="MoeLayerOptions"/>; forward returns <see cref="MoeOutput"/>.
+/// Input [..., d]; the sequence-level balance loss treats the second-to-last axis as the sequence
+/// (a 2-D input is one sequence).</summary>
+public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>
+{
+    private readonly Router router;
+    private readonly ExpertBank experts;
+    private readonly FeedForward? shared;
+
+    public MoeLayerOptions Options { get; }
+    public Router Router => router;
+    public ExpertBank Experts => experts;
+    public FeedForward? Shared => shared;
+
+    public MoeLayer(MoeLayerOptions options, Device? device = null)
+        : this(options, options.Router.Create(options.DModel, options.Experts, device), device) { }
+
+    /// <summary>With a custom router (its input width must be d and its expert count N).</summary>
+    public MoeLayer(MoeLayerOptions options, Router router, Device? device = null) : base(nameof(MoeLayer))
+    {
+        options.Validate();
+        if (router.InputDim != options.DModel || router.Experts != options.Experts)
+            throw new ArgumentException($"MoeLayer: router maps {router.InputDim} → {router.Experts}, expected {options.DModel} → {options.Experts}.");
+        Options = options;
+        this.router = router;
+        experts = new ExpertBank("experts", options.Experts, options.ExpertShape, device);
+        if (options.SharedShape is FeedForwardShape s) shared = new FeedForward("shared", s, device);
+        RegisterComponents();
+    }
+
+    public override MoeOutput forward(Tensor x)
+    {
+        int d = Options.DModel;
+        if (x.dim() < 2 || x.shape[^1] != d)
+            throw new ArgumentException($"MoeLayer: expected input [..., tokens, {d}], got [{string.Join(", ", x.shape)}].");
+        var flat = x.reshape(-1, d);                                          // [T, d]
+        var routing = router.forward(flat);
+        var dispatched = Options.Dispatch == DispatchMode.Grouped
+            ? GroupedDispatch.Run(experts, flat, routing, Options.CapacityFactor)
+            : ReferenceDispatch.Run(experts, flat, routing, Options.CapacityFactor);
+        var y = dispatched.Output;                                            // [T, d]
+        if (shared is not null) y = y.add(shared.forward(flat));
+        long sequences = x.dim() >= 3 ? flat.shape[0] / x.shape[^2] : 1;
+        var losses = ComputeLosses(routing, sequences);
+        var stats = RoutingStatistics.From(dispatched.Routing, dispatched.TokensPerExpert);
+        return new MoeOutput(y.reshape(x.shape), losses, dispatched.Routing, stats);
+    }
+
+    /// <summary>All four auxiliary losses of a routing over <paramref name="sequences"/> equal-length sequences.</summary>
+    public static AuxiliaryLossSet ComputeLosses(RoutingResult routing, long sequences) => new(
+        AuxiliaryLosses.LoadBalancing(routing),
+        AuxiliaryLosses.RouterZ(routing.Logits),
+        AuxiliaryLosses.Entropy(routing.Probabilities),
+        AuxiliaryLosses.SequenceBalance(routing, sequences));
+}

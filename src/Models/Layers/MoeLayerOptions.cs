@@ -1,0 +1,73 @@
+using MoeLab.Models.Dispatch;
+using MoeLab.Models.Experts;
+using MoeLab.Models.Routing;
+
+namespace MoeLab.Models.Layers;
+
+/// <summary>Configuration of one MoE feed-forward layer (immutable; defaults are the benchmark
+/// shape of issue 2: d 256, d_ff 1024, 8 GELU experts, top-2).</summary>
+public sealed record MoeLayerOptions
+{
+    /// <summary>Model width d (input and output of every expert).</summary>
+    public int DModel { get; init; } = 256;
+
+    /// <summary>Hidden width d_ff of one routed expert (after any fine-grained segmentation).</summary>
+    public int DHidden { get; init; } = 1024;
+
+    /// <summary>Number of routed experts N (m·N after fine-grained segmentation).</summary>
+    public int Experts { get; init; } = 8;
+
+    /// <summary>Expert network: GELU FFN (Switch, Seg-MoE, DynaMoE MLPs) or SwiGLU (CoE, top-p MoE).</summary>
+    public ExpertKind Kind { get; init; } = ExpertKind.Gelu;
+
+    /// <summary>Biases in the expert projections (none in Seg-MoE/CoE; our default none).</summary>
+    public bool Bias { get; init; } = false;
+
+    /// <summary>Router selection rule.</summary>
+    public RouterOptions Router { get; init; } = new();
+
+    /// <summary>Always-on shared experts (DeepSeekMoE, CoE: 1). They run as one FFN of width
+    /// <see cref="SharedExperts"/>·<see cref="SharedHidden"/>, which equals the sum of that many experts.</summary>
+    public int SharedExperts { get; init; } = 0;
+
+    /// <summary>Hidden width of one shared expert; null = <see cref="DHidden"/>.</summary>
+    public int? SharedHidden { get; init; }
+
+    /// <summary>Capacity factor (Switch); null = dropless.</summary>
+    public double? CapacityFactor { get; init; }
+
+    /// <summary>Grouped (fast) or reference (every expert on every token; tests) dispatch.</summary>
+    public DispatchMode Dispatch { get; init; } = DispatchMode.Grouped;
+
+    /// <summary>Shape of one routed expert.</summary>
+    public FeedForwardShape ExpertShape => new(DModel, DHidden, DModel, Kind, Bias);
+
+    /// <summary>Shape of the merged shared-expert FFN, or null without shared experts.</summary>
+    public FeedForwardShape? SharedShape => SharedExperts > 0
+        ? new(DModel, SharedExperts * (SharedHidden ?? DHidden), DModel, Kind, Bias)
+        : null;
+
+    /// <summary>Fine-grained expert segmentation (DeepSeekMoE §3.1): m·N experts of d_ff/m, top-k·m
+    /// (top-k routers only), same total and active parameters.</summary>
+    public MoeLayerOptions FineGrained(int m)
+    {
+        var shape = ExpertShape.Segmented(m);
+        return this with
+        {
+            DHidden = shape.DHidden,
+            Experts = Experts * m,
+            Router = Router.Kind == RouterKind.TopK ? Router with { K = Router.K * m } : Router,
+        };
+    }
+
+    public void Validate()
+    {
+        ExpertShape.Validate();
+        if (Experts <= 0) throw new ArgumentException($"MoeLayerOptions.Experts = {Experts}: expected ≥ 1.");
+        if (SharedExperts < 0) throw new ArgumentException($"MoeLayerOptions.SharedExperts = {SharedExperts}: expected ≥ 0.");
+        if (SharedHidden is <= 0) throw new ArgumentException($"MoeLayerOptions.SharedHidden = {SharedHidden}: expected > 0.");
+        if (CapacityFactor is double cf && !(cf > 0)) throw new ArgumentException($"MoeLayerOptions.CapacityFactor = {cf}: expected > 0 or null (dropless).");
+        if (Router.Kind == RouterKind.TopK && (Router.K < 1 || Router.K > Experts))
+            throw new ArgumentException($"MoeLayerOptions.Router.K = {Router.K}: expected 1..{Experts}.");
+    }
+}

@@ -1,0 +1,105 @@
+using MoeLab.Models.Routing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLab.Models.Losses;
+
+/// <summary>The auxiliary losses of MoE routing, each UNWEIGHTED (callers multiply by their α).
+/// Counts f use the router's choices before any capacity dropping.</summary>
+public static class AuxiliaryLosses
+{
+    /// <summary>Switch Transformer load-balancing loss (Fedus et al. 2022, eq. 4), generalised to k
+    /// and dynamic routing: L = N · Σ_i f_i · P_i with f_i = c_i / A (c_i assignments to expert i,
+    /// A = Σ_i c_i, i.e. T·k for top-k) and P_i = (1/T) Σ_t p_{t,i}. Equals 1 under perfect balance
+    /// (uniform f and P). Gradient flows through P only. This is also Seg-MoE's loss (over segments)
+    /// and the M·Σ f·P term of the continual-learning paper.</summary>
+    public static Tensor LoadBalancing(RoutingResult routing)
+    {
+        using var scope = NewDisposeScope();
+        int n = routing.Experts;
+        var counts = AssignmentCounts(routing.ExpertIndices, routing.Valid, n).to(float32); // [N]
+        var f = counts.div(counts.sum().clamp_min(1));                                     // [N]
+        var p = routing.Probabilities.mean(new long[] { 0 });                               // [N]
+        return f.mul(p).sum().mul(n).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Router z-loss (ST-MoE, Zoph et al. 2022, eq. 5): L_z = (1/T) Σ_t (log Σ_i e^{z_{t,i}})².</summary>
+    public static Tensor RouterZ(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        return logits.logsumexp(-1).square().mean().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Routing-entropy loss (the L_dynamic of top-p routing, Huang et al. 2024):
+    /// L = (1/T) Σ_t (−Σ_i p_{t,i} log p_{t,i}). Minimising it sharpens the router so top-p
+    /// activates fewer experts.</summary>
+    public static Tensor Entropy(Tensor probabilities)
+    {
+        using var scope = NewDisposeScope();
+        var logp = probabilities.clamp_min(1e-30).log();                 // [T, N]
+        return probabilities.mul(logp).sum(-1).neg().mean().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Sequence-level balance loss (DeepSeek-V2 / Chain-of-Experts, papers/chain-of-experts.md):
+    /// for each sequence b of S units, f_{b,i} = c_{b,i} · N / A_b (A_b = S·K for top-K) and
+    /// P_{b,i} = (1/S) Σ_t s_{t,i}; L = (1/B) Σ_b Σ_i f_{b,i} P_{b,i}. The routing's units must be
+    /// ordered sequence by sequence ([B·S] rows).</summary>
+    public static Tensor SequenceBalance(RoutingResult routing, long sequences)
+    {
+        long units = routing.Units;
+        if (sequences <= 0 || units % sequences != 0)
+            throw new ArgumentException($"SequenceBalance: {units} routing units do not split into {sequences} sequences.");
+        using var scope = NewDisposeScope();
+        int n = routing.Experts;
+        long s = units / sequences;
+        var oneHot = nn.functional.one_hot(routing.ExpertIndices, n).mul(routing.Valid.unsqueeze(-1)); // [B·S, k, N]
+        var counts = oneHot.sum(1).reshape(sequences, s, n).sum(1).to(float32);                        // [B, N]
+        var f = counts.mul(n).div(counts.sum(-1, keepdim: true).clamp_min(1));                        // [B, N]
+        var p = routing.Probabilities.reshape(sequences, s, n).mean(new long[] { 1 });                // [B, N]
+        return f.mul(p).sum(-1).mean().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[N] int64 number of valid slots choosing each expert.</summary>
+    public static Tensor AssignmentCounts(Tensor indices, Tensor mask, int experts)
+    {
+        using var scope = NewDisposeScope();
+        var flat = indices.masked_select(mask);                           // [A]
+        return flat.bincount(null, experts).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Each auxiliary loss of one MoE layer, unweighted (scalars, in the autograd graph).</summary>
+/// <param name="LoadBalancing">Switch N·Σ f_i P_i (<see cref="AuxiliaryLosses.LoadBalancing"/>).</param>
+/// <param name="RouterZ">ST-MoE z-loss (<see cref="AuxiliaryLosses.RouterZ"/>).</param>
+/// <param name="Entropy">mean routing entropy (<see cref="AuxiliaryLosses.Entropy"/>).</param>
+/// <param name="SequenceBalance">sequence-level balance (<see cref="AuxiliaryLosses.SequenceBalance"/>).</param>
+public sealed record AuxiliaryLossSet(Tensor LoadBalancing, Tensor RouterZ, Tensor Entropy, Tensor SequenceBalance)
+{
+    /// <summary>Σ α_j · L_j for the given weights (zero weights skip their term).</summary>
+    public Tensor Weighted(AuxiliaryLossWeights w)
+    {
+        Tensor total = LoadBalancing.mul(w.LoadBalancing);
+        if (w.RouterZ != 0) total = total.add(RouterZ.mul(w.RouterZ));
+        if (w.Entropy != 0) total = total.add(Entropy.mul(w.Entropy));
+        if (w.SequenceBalance != 0) total = total.add(SequenceBalance.mul(w.SequenceBalance));
+        return total;
+    }
+
+    /// <summary>Element-wise sum over layers (e.g. to average or log a whole network's losses).</summary>
+    public static AuxiliaryLossSet Sum(IReadOnlyList<AuxiliaryLossSet> sets)
+    {
+        if (sets.Count == 0) throw new ArgumentException("AuxiliaryLossSet.Sum: no layers.");
+        return new AuxiliaryLossSet(
+            torch.stack(sets.Select(s => s.LoadBalancing)).sum(),
+            torch.stack(sets.Select(s => s.RouterZ)).sum(),
+            torch.stack(sets.Select(s => s.Entropy)).sum(),
+            torch.stack(sets.Select(s => s.SequenceBalance)).sum());
+    }
+}
+
+/// <summary>Coefficients of the auxiliary losses (all default to 0; set the paper's values).</summary>
+/// <param name="LoadBalancing">Switch 0.01; Seg-MoE 0.02; top-p α = 1e-2.</param>
+/// <param name="RouterZ">ST-MoE 1e-3.</param>
+/// <param name="Entropy">top-p β = 1e-4.</param>
+/// <param name="SequenceBalance">Chain-of-Experts α = 0.001.</param>
+public sealed record AuxiliaryLossWeights(double LoadBalancing = 0, double RouterZ = 0, double Entropy = 0, double SequenceBalance = 0);

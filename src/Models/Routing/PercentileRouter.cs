@@ -1,0 +1,87 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLab.Models.Routing;
+
+/// <summary>Where the percentile threshold of <see cref="PercentileRouter"/> is taken.</summary>
+public enum PercentileMode
+{
+    /// <summary>τ-percentile of each token's own N gate values (as third-party readings describe
+    /// DynaMoE). Selects about ⌈(1−τ)·N⌉ experts every time: effectively a fixed k.</summary>
+    PerToken,
+
+    /// <summary>τ-percentile of all units' gate values in the batch: one threshold, so the number
+    /// of experts per token genuinely varies.</summary>
+    Batch,
+}
+
+/// <summary>Percentile routing of DynaMoE (arXiv 2603.01697, as described in papers/dynamoe.md):
+/// g = softmax((z + ε)/T) with ε ~ N(0, σ²) in training (T = 0.5, σ = 0.1 by those readings);
+/// a unit selects the experts whose gate value exceeds θ, the τ-quantile of its own gate values
+/// (<see cref="PercentileMode.PerToken"/>) or of the whole batch's (<see cref="PercentileMode.Batch"/>);
+/// always at least the best expert; weights are renormalised over the selection,
+/// w_i = g_i / Σ_{j∈S} g_j (= softmax of z/T restricted to S). The quantile is the
+/// linearly-interpolated one (numpy's default): position τ·(n−1) in the ascending order.</summary>
+public sealed class PercentileRouter : Router
+{
+    public double Tau { get; }
+    public double Temperature { get; }
+    public double NoiseStd { get; }
+    public PercentileMode Mode { get; }
+    public bool Renormalize { get; }
+
+    /// <param name="tau">percentile in [0, 1) (unknown in the paper; a config field).</param>
+    /// <param name="temperature">softmax temperature T (0.5 per the readings).</param>
+    /// <param name="noiseStd">training noise std on the logits (0.1 per the readings).</param>
+    /// <param name="renormalize">renormalise weights over the selection (true per the readings).</param>
+    public PercentileRouter(int inputDim, int experts, double tau, PercentileMode mode = PercentileMode.PerToken,
+        double temperature = 0.5, double noiseStd = 0.1, bool renormalize = true, Device? device = null)
+        : base(nameof(PercentileRouter), inputDim, experts, device)
+    {
+        if (!(tau >= 0 && tau < 1)) throw new ArgumentException($"PercentileRouter: tau = {tau} must be in [0, 1).");
+        if (!(temperature > 0)) throw new ArgumentException($"PercentileRouter: temperature = {temperature} must be > 0.");
+        if (noiseStd < 0) throw new ArgumentException($"PercentileRouter: noiseStd = {noiseStd} must be ≥ 0.");
+        Tau = tau;
+        Temperature = temperature;
+        NoiseStd = noiseStd;
+        Mode = mode;
+        Renormalize = renormalize;
+    }
+
+    public override RoutingResult Select(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        var z = AddTrainingNoise(logits, NoiseStd).div(Temperature);         // [units, N]  (z + ε)/T
+        var gates = z.softmax(-1);                                           // [units, N]  g
+        var (sorted, order) = gates.sort(-1, descending: true, stable: true);  // [units, N]
+        Tensor count;                                                        // [units]
+        using (torch.no_grad())
+        {
+            var threshold = Mode == PercentileMode.PerToken
+                ? Quantile(gates, Tau).unsqueeze(1)                         // [units, 1]
+                : Quantile(gates.reshape(1, -1), Tau);                      // [1]
+            count = gates.gt(threshold).sum(-1).clamp_min(1);               // [units], ≥ 1 expert
+        }
+        long slots = count.numel() == 0 ? 1 : count.max().item<long>();
+        var (indices, values, valid) = TakeSortedPrefix(sorted, order, count, slots);
+        var chosen = values.mul(valid);                                      // [units, kmax]
+        var weights = Renormalize ? chosen.div(chosen.sum(-1, keepdim: true)) : chosen;
+        var r = RoutingResult.Create(z, gates, indices, weights, valid, Experts);
+        return TopKRouter.Detach(r, scope);
+    }
+
+    /// <summary>Row-wise linearly interpolated τ-quantile of x [rows, n] → [rows].</summary>
+    public static Tensor Quantile(Tensor x, double tau)
+    {
+        using var scope = NewDisposeScope();
+        var ascending = x.sort(-1).Values;                 // [rows, n]
+        long n = x.shape[1];
+        double position = tau * (n - 1);
+        long lower = (long)Math.Floor(position);
+        long upper = Math.Min(lower + 1, n - 1);
+        double fraction = position - lower;
+        var lo = ascending.select(1, lower);               // [rows]
+        var hi = ascending.select(1, upper);               // [rows]
+        return lo.add(hi.sub(lo).mul(fraction)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,93 @@
+using MoeLab.Models.Dispatch;
+using MoeLab.Models.Experts;
+using MoeLab.Models.Layers;
+using MoeLab.Models.Routing;
+using TorchSharp;
+using static MoeLab.Models.Tests.TestSupport;
+using static TorchSharp.torch;
+
+namespace MoeLab.Models.Tests;
+
+public class DispatchTests
+{
+    public static TheoryData<string> Routers => new() { "topk", "topk-renorm", "topp", "percentile-token", "percentile-batch", "swiglu-bias-shared" };
+
+    private static MoeLayerOptions OptionsFor(string name) => name switch
+    {
+        "topk" => new MoeLayerOptions { DModel = 12, DHidden = 16, Experts = 6, Router = new RouterOptions { K = 2 } },
+        "topk-renorm" => new MoeLayerOptions { DModel = 12, DHidden = 16, Experts = 6, Router = new RouterOptions { K = 3, Renormalize = true } },
+        "topp" => new MoeLayerOptions { DModel = 12, DHidden = 16, Experts = 6, Router = new RouterOptions { Kind = RouterKind.TopP, P = 0.5 } },
+        "percentile-token" => new MoeLayerOptions { DModel = 12, DHidden = 16, Experts = 6, Router = new RouterOptions { Kind = RouterKind.Percentile, Tau = 0.6, NoiseStd = 0 } },
+        "percentile-batch" => new MoeLayerOptions { DModel = 12, DHidden = 16, Experts = 6, Router = new RouterOptions { Kind = RouterKind.Percentile, Tau = 0.7, NoiseStd = 0, PercentileMode = PercentileMode.Batch } },
+        "swiglu-bias-shared" => new MoeLayerOptions { DModel = 12, DHidden = 16, Experts = 6, Kind = ExpertKind.SwiGlu, Bias = true, SharedExperts = 1, Router = new RouterOptions { K = 2 } },
+        _ => throw new ArgumentException(name),
+    };
+
+    [Theory]
+    [MemberData(nameof(Routers))]
+    public void GroupedEqualsReferenceDropless(string router) => CompareGroupedWithReference(OptionsFor(router));
+
+    [Theory]
+    [MemberData(nameof(Routers))]
+    public void GroupedEqualsReferenceWithCapacityDropping(string router)
+    {
+        var (dropped, _) = CompareGroupedWithReference(OptionsFor(router) with { CapacityFactor = 0.6 });
+        Assert.True(dropped > 0, "capacity factor 0.6 should drop some assignments");
+    }
+
+    private static (long Dropped, long Capacity) CompareGroupedWithReference(MoeLayerOptions options)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(11);
+        var grouped = new MoeLayer(options with { Dispatch = DispatchMode.Grouped });
+        var reference = new MoeLayer(options with { Dispatch = DispatchMode.Reference });
+        reference.load_state_dict(grouped.state_dict());
+        grouped.eval(); reference.eval(); // no routing noise: both must take identical decisions
+        var input = torch.randn(2, 20, options.DModel);
+        var upstream = torch.randn(2, 20, options.DModel);
+
+        var results = new List<(MoeOutput Out, Tensor InputGrad, Dictionary<string, Tensor> Grads)>();
+        foreach (var layer in new[] { grouped, reference })
+        {
+            var x = input.clone().requires_grad_(true);
+            var o = layer.forward(x);
+            // include an aux loss so router gradients from both paths are compared too
+            o.Output.mul(upstream).sum().add(o.Losses.LoadBalancing.mul(0.1)).backward();
+            results.Add((o, x.grad!.clone(), layer.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone())));
+        }
+        var (g, r) = (results[0], results[1]);
+        Assert.Equal(ToBools(r.Out.Routing.Dropped), ToBools(g.Out.Routing.Dropped));
+        Assert.Equal(ToLongs(r.Out.Statistics.TokensPerExpert), ToLongs(g.Out.Statistics.TokensPerExpert));
+        Close(r.Out.Output, g.Out.Output, what: "output");
+        Close(r.InputGrad, g.InputGrad, what: "input gradient");
+        Assert.Equal(r.Grads.Keys.OrderBy(k => k), g.Grads.Keys.OrderBy(k => k));
+        foreach (var (name, grad) in r.Grads)
+            Close(grad, g.Grads[name], what: $"gradient of {name}");
+        Assert.Contains(g.Grads.Keys, k => k.StartsWith("TopKRouter") || k.StartsWith("TopPRouter") || k.StartsWith("PercentileRouter") || k.Contains("gate"));
+        return (g.Out.Statistics.DroppedAssignments.item<long>(), 0);
+    }
+
+    [Fact]
+    public void CapacityKeepsFirstChoicesBeforeSecondChoices()
+    {
+        using var scope = NewDisposeScope();
+        // 4 tokens, 2 experts, top-2: every token picks both; slot 0 = expert 0 for tokens 0,1,2 and expert 1 for token 3.
+        var indices = torch.tensor(new long[] { 0, 1, 0, 1, 0, 1, 1, 0 }).reshape(4, 2);
+        var weights = torch.full(4, 2, 0.5f);
+        var valid = torch.ones(4, 2, dtype: ScalarType.Bool);
+        var probs = torch.full(4, 2, 0.5f);
+        var routing = RoutingResult.Create(probs.log(), probs, indices, weights, valid, 2);
+        var bank = new ExpertBank("bank", 2, new FeedForwardShape(3, 4, 3));
+        var x = torch.randn(4, 3);
+        // C = ceil(0.5 · 8 / 2) = 2: expert 0 keeps tokens 0,1 (first choices); token 2's first choice is dropped;
+        // expert 1 keeps token 3 (first choice) and token 0 (second choice).
+        var g = GroupedDispatch.Run(bank, x, routing, capacityFactor: 0.5);
+        var r = ReferenceDispatch.Run(bank, x, routing, capacityFactor: 0.5);
+        Assert.Equal(2, g.Capacity);
+        var expected = new[] { false, false, false, true, true, true, false, true };
+        Assert.Equal(expected, ToBools(g.Routing.Dropped));
+        Assert.Equal(expected, ToBools(r.Routing.Dropped));
+        Close(r.Output, g.Output, what: "output");
+        Close(torch.zeros(3), g.Output[2], what: "fully dropped token gets zero");
+    }
+}
