@@ -142,7 +142,11 @@ public sealed class MlpLanguageModel : nn.Module<Tensor, NetworkOutput>
     private readonly LayerNorm final;
 
     public int SequenceLength { get; }
-    public IReadOnlyList<FeedForwardStack> FeedForwards => ffns;
+    public IReadOnlyList<FeedForwardStack> FeedForwards => ffns.ToList();
+    /// <summary>Parameters of one routed expert (0 for dense).</summary>
+    public long ExpertParameters => ffns[0].ExpertParameters;
+    /// <summary>Token-embedding parameters (tied with the output layer).</summary>
+    public long EmbeddingParameters => tokens.weight!.numel();
 
     public MlpLanguageModel(int vocabulary, int sequenceLength, DynaMoeArm arm, DynaMoeModelConfig model, Device device)
         : base("mlp_language_model")
