@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Data.Analysis;
+using MoeLab.Experiments.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLab.Experiments.Papers.DynaMoE;
+
+/// <summary>Everything measured for one arm of one run.</summary>
+public sealed record DynaMoeArmResult(
+    DynaMoeArm Arm,
+    ArmEvaluation Validation,
+    ArmEvaluation Test,
+    long TotalParameters,
+    double ActiveParameters,
+    GradientStatistics GradientAtInit,
+    GradientStatistics GradientAfterTraining,
+    long Steps,
+    double TrainSeconds,
+    double WallSeconds);
+
+/// <summary>The per-arm protocol shared by the image and LM experiments, and the logging of its
+/// results (summary rows, histogram and schedule tables, a figure).</summary>
+public static class DynaMoeRunner
+{
+    public static DynaMoeArmResult TrainAndMeasure(nn.Module<Tensor, NetworkOutput> network, long expertParameters,
+        DynaMoeArm arm, DeviceSplit train, DeviceSplit validation, DeviceSplit test, DynaMoeTrainConfig config,
+        Random random, RunContext context, int evalBatch, long excludedFromActive)
+    {
+        var wall = Stopwatch.StartNew();
+        var gradRandom = new Random(unchecked((int)context.Seed * 31 + 5));    // same minibatches for every arm
+        var gradInit = DynaMoeTrainer.GradientVariance(network, train, config.BatchSize, config.GradientVarianceBatches, gradRandom);
+        var (steps, seconds) = DynaMoeTrainer.Train(network, train, config, random, context, arm.Name);
+        gradRandom = new Random(unchecked((int)context.Seed * 31 + 5));
+        var gradFinal = DynaMoeTrainer.GradientVariance(network, train, config.BatchSize, config.GradientVarianceBatches, gradRandom);
+        var val = DynaMoeTrainer.Evaluate(network, validation, evalBatch);
+        var tst = DynaMoeTrainer.Evaluate(network, test, evalBatch);
+        var (total, active) = DynaMoeTrainer.Parameters(network, arm.ExpertsPerLayer, tst.MeanExpertsPerToken, expertParameters, excludedFromActive);
+        return new DynaMoeArmResult(arm, val, tst, total, active, gradInit, gradFinal, steps, seconds, wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Logs summary rows (one per arm, plus "selected-schedule": the dynamic schedule arm
+    /// with the best validation metric of this run, reported on test), the histogram and schedule
+    /// tables and a test-metric bar chart. <paramref name="metric"/> is "accuracy" (higher is
+    /// better) or "perplexity" (lower is better).</summary>
+    public static void Report(IReadOnlyList<DynaMoeArmResult> results, RunContext context, string metric)
+    {
+        bool perplexity = metric == "perplexity";
+        double Score(ArmEvaluation e) => perplexity ? Math.Exp(e.Loss) : e.Accuracy;
+        foreach (var r in results)
+        {
+            var values = new Dictionary<string, double>
+            {
+                [$"val_{metric}"] = Score(r.Validation),
+                [$"test_{metric}"] = Score(r.Test),
+                ["val_loss"] = r.Validation.Loss,
+                ["test_loss"] = r.Test.Loss,
+                ["test_accuracy"] = r.Test.Accuracy,
+                ["total_params"] = r.TotalParameters,
+                ["active_params"] = r.ActiveParameters,
+                ["total_experts"] = r.Arm.ExpertsPerLayer.Sum(),
+                ["experts_per_token_mean"] = r.Test.MeanExpertsPerToken.Count == 0 ? double.NaN : r.Test.MeanExpertsPerToken.Average(),
+                ["experts_per_token_std"] = r.Test.StdExpertsPerToken.Count == 0 ? double.NaN : r.Test.StdExpertsPerToken.Average(),
+                ["grad_norm_init"] = r.GradientAtInit.MeanNorm,
+                ["grad_var_init"] = r.GradientAtInit.Variance,
+                ["grad_relvar_init"] = r.GradientAtInit.RelativeVariance,
+                ["grad_norm_final"] = r.GradientAfterTraining.MeanNorm,
+                ["grad_var_final"] = r.GradientAfterTraining.Variance,
+                ["grad_relvar_final"] = r.GradientAfterTraining.RelativeVariance,
+                ["steps"] = r.Steps,
+                ["train_seconds"] = r.TrainSeconds,
+                ["wall_seconds"] = r.WallSeconds,
+            };
+            context.LogSummary(r.Arm.Name, values, Labels(r));
+            context.Log($"{r.Arm.Name}: val {metric} {Score(r.Validation):F4}, test {metric} {Score(r.Test):F4}, " +
+                        $"params {r.TotalParameters} total / {r.ActiveParameters:F0} active, experts/token per layer " +
+                        $"[{string.Join(", ", r.Test.MeanExpertsPerToken.Select(m => m.ToString("F2", CultureInfo.InvariantCulture)))}], " +
+                        $"grad var {r.GradientAtInit.Variance:G3} → {r.GradientAfterTraining.Variance:G3}, {r.WallSeconds:F1} s");
+        }
+
+        // Schedule choice on validation (never test), among the dynamic (batch-percentile) schedule arms.
+        var candidates = results.Where(r => r.Arm.Kind == ArmKind.Percentile && r.Arm.RoutingFamily == "dynamic").ToList();
+        if (candidates.Count > 0)
+        {
+            var best = perplexity ? candidates.MinBy(r => Score(r.Validation))! : candidates.MaxBy(r => Score(r.Validation))!;
+            context.LogSummary("selected-schedule", new Dictionary<string, double>
+            {
+                [$"val_{metric}"] = Score(best.Validation),
+                [$"test_{metric}"] = Score(best.Test),
+                ["total_params"] = best.TotalParameters,
+                ["active_params"] = best.ActiveParameters,
+            }, new Dictionary<string, string> { ["selected_arm"] = best.Arm.Name, ["schedule"] = best.Arm.Schedule, ["budget"] = best.Arm.BudgetMode });
+            context.Log($"schedule chosen on validation: {best.Arm.Name} (test {metric} {Score(best.Test):F4})");
+        }
+
+        context.SaveTable("experts_per_token", HistogramTable(results));
+        context.SaveTable("schedule", ScheduleTable(results));
+        var chart = Plotly.NET.CSharp.Chart.Column<double, string, string>(
+            values: results.Select(r => Score(r.Test)).ToArray(),
+            Keys: results.Select(r => r.Arm.Name).ToArray(),
+            Name: $"test {metric}");
+        context.SaveFigure($"test_{metric}_by_arm", chart);
+    }
+
+    public static Dictionary<string, string> Labels(DynaMoeArmResult r) => new()
+    {
+        ["kind"] = r.Arm.Kind.ToString(),
+        ["routing"] = r.Arm.RoutingFamily,
+        ["schedule"] = r.Arm.Schedule,
+        ["budget"] = r.Arm.BudgetMode,
+        ["experts_per_layer"] = string.Join(" ", r.Arm.ExpertsPerLayer),
+    };
+
+    /// <summary>Long table: arm, layer, experts (j), share of test tokens that used j experts.</summary>
+    public static DataFrame HistogramTable(IReadOnlyList<DynaMoeArmResult> results)
+    {
+        var arm = new StringDataFrameColumn("arm");
+        var layer = new Int32DataFrameColumn("layer");
+        var experts = new Int32DataFrameColumn("experts");
+        var share = new DoubleDataFrameColumn("share");
+        foreach (var r in results)
+            for (int l = 0; l < r.Test.ExpertsPerTokenHistogram.Count; l++)
+                for (int j = 0; j < r.Test.ExpertsPerTokenHistogram[l].Length; j++)
+                {
+                    arm.Append(r.Arm.Name); layer.Append(l); experts.Append(j); share.Append(r.Test.ExpertsPerTokenHistogram[l][j]);
+                }
+        return new DataFrame(arm, layer, experts, share);
+    }
+
+    /// <summary>Per arm and layer: N_l, mean and std of experts per test token.</summary>
+    public static DataFrame ScheduleTable(IReadOnlyList<DynaMoeArmResult> results)
+    {
+        var arm = new StringDataFrameColumn("arm");
+        var layer = new Int32DataFrameColumn("layer");
+        var capacity = new Int32DataFrameColumn("experts_in_layer");
+        var mean = new DoubleDataFrameColumn("experts_per_token_mean");
+        var std = new DoubleDataFrameColumn("experts_per_token_std");
+        foreach (var r in results)
+            for (int l = 0; l < r.Arm.ExpertsPerLayer.Length; l++)
+            {
+                arm.Append(r.Arm.Name); layer.Append(l); capacity.Append(r.Arm.ExpertsPerLayer[l]);
+                mean.Append(r.Test.MeanExpertsPerToken[l]); std.Append(r.Test.StdExpertsPerToken[l]);
+            }
+        return new DataFrame(arm, layer, capacity, mean, std);
+    }
+}
+
+/// <summary>Config range checks shared by the DynaMoE experiments.</summary>
+public static class DynaMoeValidation
+{
+    public static IEnumerable<string> Model(DynaMoeModelConfig m, string p)
+    {
+        if (m.Width < 1) yield return $"{p}.width = {m.Width}: expected ≥ 1.";
+        if (m.ExpertHidden < 1) yield return $"{p}.expertHidden = {m.ExpertHidden}: expected ≥ 1.";
+        if (m.Layers < 1) yield return $"{p}.layers = {m.Layers}: expected ≥ 1.";
+        if (m.MinExperts < 1 || m.MinExperts > m.MaxExperts)
+            yield return $"{p}.minExperts = {m.MinExperts}, maxExperts = {m.MaxExperts}: expected 1 ≤ min ≤ max.";
+        if (m.MeanExperts < 1) yield return $"{p}.meanExperts = {m.MeanExperts}: expected ≥ 1.";
+        if (m.TopK < 1 || m.TopK > m.MeanExperts) yield return $"{p}.topK = {m.TopK}: expected 1..meanExperts ({m.MeanExperts}).";
+        if (m.Tau is < 0 or >= 1) yield return $"{p}.tau = {m.Tau}: expected in [0, 1).";
+        if (m.Temperature <= 0) yield return $"{p}.temperature = {m.Temperature}: expected > 0.";
+        if (m.NoiseStd < 0) yield return $"{p}.noiseStd = {m.NoiseStd}: expected ≥ 0.";
+        if (m.TopP is <= 0 or >= 1) yield return $"{p}.topP = {m.TopP}: expected in (0, 1).";
+        if (m.BalanceWeight < 0 || m.EntropyWeight < 0 || m.PercentileBalanceWeight < 0)
+            yield return $"{p}: loss weights must be ≥ 0.";
+    }
+
+    public static IEnumerable<string> Train(DynaMoeTrainConfig t, string p)
+    {
+        if (t.Epochs < 1) yield return $"{p}.epochs = {t.Epochs}: expected ≥ 1.";
+        if (t.BatchSize < 1) yield return $"{p}.batchSize = {t.BatchSize}: expected ≥ 1.";
+        if (t.LearningRate <= 0) yield return $"{p}.learningRate = {t.LearningRate}: expected > 0.";
+        if (t.WeightDecay < 0) yield return $"{p}.weightDecay = {t.WeightDecay}: expected ≥ 0.";
+        if (t.GradientVarianceBatches < 2) yield return $"{p}.gradientVarianceBatches = {t.GradientVarianceBatches}: expected ≥ 2.";
+        if (t.MaxSteps < 0) yield return $"{p}.maxSteps = {t.MaxSteps}: expected ≥ 0 (0 = no limit).";
+        if (t.LogEvery < 1) yield return $"{p}.logEvery = {t.LogEvery}: expected ≥ 1.";
+    }
+
+    public static IEnumerable<string> Arms(DynaMoeArmsConfig a, DynaMoeModelConfig m, string p)
+    {
+        foreach (string s in a.Schedules)
+            if (!DynaMoeSchedules.Names.Contains(s)) yield return $"{p}.schedules: '{s}' is not one of {string.Join(", ", DynaMoeSchedules.Names)}.";
+        foreach (string s in a.PercentileModes)
+            if (s is not ("batch" or "token")) yield return $"{p}.percentileModes: '{s}' is not one of batch, token.";
+        foreach (string s in a.BudgetModes)
+            if (s is not ("matched" or "published")) yield return $"{p}.budgetModes: '{s}' is not one of matched, published.";
+    }
+}
