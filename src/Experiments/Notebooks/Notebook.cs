@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Runtime;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -377,16 +378,3 @@ public sealed class NotebookOutput
 
 /// <summary>A notebook file that is not valid nbformat 4; the message names the file and field.</summary>
 public sealed class NotebookFormatException(string message) : Exception(message);
-
-/// <summary>Writes text files atomically: a temp file beside the target, then a rename.</summary>
-internal static class AtomicFile
-{
-    public static void WriteAllText(string path, string text)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string tmp = full + ".tmp-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..6];
-        File.WriteAllText(tmp, text, new UTF8Encoding(false));
-        File.Move(tmp, full, overwrite: true);
-    }
-}

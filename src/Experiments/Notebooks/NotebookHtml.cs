@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Runtime;
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;

@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Runtime;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -69,7 +70,7 @@ public static class ChromiumExporter
                                                         (result.Length == 0 ? "no output (page did not finish; raise the timeout?)" : result));
                 byte[] data = Decode(result, jobs[i]);
                 Validate(data, jobs[i]);
-                Results.AtomicFile.WriteAllBytes(jobs[i].OutputPath, data);
+                AtomicFile.WriteAllBytes(jobs[i].OutputPath, data);
                 written.Add(Path.GetFullPath(jobs[i].OutputPath));
                 bytes += data.Length;
             }

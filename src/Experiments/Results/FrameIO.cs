@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Runtime;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

@@ -46,7 +46,7 @@ public class MoeContinualLearningExperimentTests
         for (int c = 1; c < table.Columns.Count; c++) for (long r = 0; r < table.Rows.Count; r++) total += Convert.ToInt64(table.Columns[c][r]);
         Assert.Equal(200, total);
         // Figures serialise to plotly JSON.
-        using var doc = JsonDocument.Parse(Plotting.ChartPage.FigureJson(context.Figures["expert-count_generalisation"]));
+        using var doc = JsonDocument.Parse(global::MoeLab.Experiments.Plotting.ChartPage.FigureJson(context.Figures["expert-count_generalisation"]));
         Assert.True(doc.RootElement.GetProperty("data").GetArrayLength() >= 2);
     }
 
