@@ -123,6 +123,7 @@ public static class MoeContinualLearningStudies
             ["generalisation_mean_at_quarter"] = gMean[rounds / 4 - 1 < 0 ? 0 : rounds / 4 - 1],
             ["generalisation_mean_at_half"] = gMean[rounds / 2 - 1 < 0 ? 0 : rounds / 2 - 1],
             ["termination_rate"] = arm.Runs.Count(r => r.TerminationRound.HasValue) / (double)arm.Runs.Count,
+            ["flagged_share_at_end_mean"] = arm.Runs.Average(r => r.FlaggedAtEnd / (double)arm.Experts),
             ["termination_round_mean"] = term.Length == 0 ? double.NaN : term.Average(),
             ["termination_round_std"] = term.Length == 0 ? double.NaN : Statistics.Std(term),
             ["termination_round_median"] = Statistics.Median(term),
