@@ -158,13 +158,18 @@ public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLear
                 var clusters = Enumerable.Range(0, pool.Config.Clusters).Select(c => $"cluster {c}").ToArray();
                 var byCluster = ByCluster(run.Assignment, pool);
                 string name = $"{study.Study}_assignment_task_{Safe(arm.Arm)}";
+                // Every arm's tables; heatmap figures (≈3.6 MB each, plotly.js embedded) only for the
+                // arms worth looking at: every M, and in the termination study Γ = σ0^1.25 and no termination.
+                bool figure = study.Study != "termination" || !arm.Gating.Terminate || arm.Gating.ThresholdExponent == 1.25;
                 context.SaveTable(name, CountTable(run.Assignment, tasks));
-                context.SaveFigure(name, MoeContinualLearningFigures.Heatmap(run.Assignment, tasks,
-                    $"{study.Study} {arm.Arm}: rounds of each task routed to each expert (repetition 0)"));
+                if (figure)
+                    context.SaveFigure(name, MoeContinualLearningFigures.Heatmap(run.Assignment, tasks,
+                        $"{study.Study} {arm.Arm}: rounds of each task routed to each expert (repetition 0)"));
                 name = $"{study.Study}_assignment_cluster_{Safe(arm.Arm)}";
                 context.SaveTable(name, CountTable(byCluster, clusters));
-                context.SaveFigure(name, MoeContinualLearningFigures.Heatmap(byCluster, clusters,
-                    $"{study.Study} {arm.Arm}: rounds of each cluster routed to each expert (repetition 0)"));
+                if (figure)
+                    context.SaveFigure(name, MoeContinualLearningFigures.Heatmap(byCluster, clusters,
+                        $"{study.Study} {arm.Arm}: rounds of each cluster routed to each expert (repetition 0)"));
             }
         }
         context.SaveFigure($"{study.Study}_forgetting", MoeContinualLearningFigures.Curves(study, r => r.Forgetting, "forgetting F_t", stride));

@@ -134,6 +134,7 @@ public sealed record SimulationResult(
     long[,] Assignment,          // [M, N]
     long[] Load,                 // [M]
     int? TerminationRound,
+    int FlaggedAtEnd,            // experts flagged by the termination rule after the last round
     double[][] FinalExperts,
     double[][] FinalGate)
 {
@@ -206,6 +207,7 @@ public static class MoeContinualLearningRun
             f[t] = rec.Forgetting; g[t] = rec.Generalisation; tasks[t] = rec.Task; routed[t] = rec.Expert;
         }
         return new SimulationResult(experts, f, g, tasks, routed, sim.Assignment, sim.Load.ToArray(), sim.TerminationRound,
+            sim.Flags.Count(f => f),
             sim.ExpertModels.Select(w => (double[])w.Clone()).ToArray(),
             sim.GateParameters.Select(w => (double[])w.Clone()).ToArray());
     }

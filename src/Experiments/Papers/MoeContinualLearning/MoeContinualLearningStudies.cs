@@ -11,7 +11,7 @@ public sealed record ArmResult(string Arm, string Description, int Experts, Gati
 
     /// <summary>Sample standard deviation across repetitions (0 for one repetition).</summary>
     public double[] StdCurve(Func<SimulationResult, double[]> curve) =>
-        Enumerable.Range(0, Rounds).Select(t => Statistics.Std(Runs.Select(r => curve(r)[t]))).ToArray();
+        Enumerable.Range(0, Rounds).Select(t => RepetitionStatistics.Std(Runs.Select(r => curve(r)[t]))).ToArray();
 
     public double[] FinalForgetting => Runs.Select(r => r.Forgetting[^1]).ToArray();
     public double[] FinalGeneralisation => Runs.Select(r => r.Generalisation[^1]).ToArray();
@@ -21,7 +21,7 @@ public sealed record ArmResult(string Arm, string Description, int Experts, Gati
 public sealed record StudyResult(string Study, IReadOnlyList<TaskPool> Pools, IReadOnlyList<ArmResult> Arms, TimeSpan Elapsed);
 
 /// <summary>Mean / sample standard deviation / median helpers.</summary>
-public static class Statistics
+public static class RepetitionStatistics
 {
     public static double Mean(IEnumerable<double> values)
     {
@@ -114,24 +114,25 @@ public static class MoeContinualLearningStudies
             ["experts"] = arm.Experts,
             ["rounds"] = rounds,
             ["repetitions"] = arm.Runs.Count,
-            ["final_forgetting_mean"] = Statistics.Mean(arm.FinalForgetting),
-            ["final_forgetting_std"] = Statistics.Std(arm.FinalForgetting),
-            ["final_generalisation_mean"] = Statistics.Mean(arm.FinalGeneralisation),
-            ["final_generalisation_std"] = Statistics.Std(arm.FinalGeneralisation),
-            ["final_forgetting_median"] = Statistics.Median(arm.FinalForgetting),
-            ["final_generalisation_median"] = Statistics.Median(arm.FinalGeneralisation),
+            ["final_forgetting_mean"] = RepetitionStatistics.Mean(arm.FinalForgetting),
+            ["final_forgetting_std"] = RepetitionStatistics.Std(arm.FinalForgetting),
+            ["final_generalisation_mean"] = RepetitionStatistics.Mean(arm.FinalGeneralisation),
+            ["final_generalisation_std"] = RepetitionStatistics.Std(arm.FinalGeneralisation),
+            ["final_forgetting_median"] = RepetitionStatistics.Median(arm.FinalForgetting),
+            ["final_generalisation_median"] = RepetitionStatistics.Median(arm.FinalGeneralisation),
             ["generalisation_mean_at_quarter"] = gMean[rounds / 4 - 1 < 0 ? 0 : rounds / 4 - 1],
             ["generalisation_mean_at_half"] = gMean[rounds / 2 - 1 < 0 ? 0 : rounds / 2 - 1],
             ["termination_rate"] = arm.Runs.Count(r => r.TerminationRound.HasValue) / (double)arm.Runs.Count,
+            ["flagged_share_at_end_mean"] = arm.Runs.Average(r => r.FlaggedAtEnd / (double)arm.Experts),
             ["termination_round_mean"] = term.Length == 0 ? double.NaN : term.Average(),
-            ["termination_round_std"] = term.Length == 0 ? double.NaN : Statistics.Std(term),
-            ["termination_round_median"] = Statistics.Median(term),
+            ["termination_round_std"] = term.Length == 0 ? double.NaN : RepetitionStatistics.Std(term),
+            ["termination_round_median"] = RepetitionStatistics.Median(term),
             ["cluster_purity_mean"] = purity.Average(),
             ["late_cluster_purity_mean"] = latePurity.Average(),
-            ["late_cluster_purity_std"] = Statistics.Std(latePurity),
+            ["late_cluster_purity_std"] = RepetitionStatistics.Std(latePurity),
             ["late_cluster_switches_mean"] = lateSwitches.Average(),
             ["last_cluster_switch_round_mean"] = lastSwitch.Average(),
-            ["last_cluster_switch_round_median"] = Statistics.Median(lastSwitch),
+            ["last_cluster_switch_round_median"] = RepetitionStatistics.Median(lastSwitch),
             ["max_load_share_mean"] = maxShare.Average(),
             ["experts_used_mean"] = usedExperts.Average(),
         };

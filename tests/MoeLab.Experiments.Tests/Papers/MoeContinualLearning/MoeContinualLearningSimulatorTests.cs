@@ -195,7 +195,7 @@ public class SimulationResultStatisticsTests
         var tasks = new[] { 0, 3, 1, 0, 4, 2 };      // clusters 0, 0, 1, 0, 1, 2
         var experts = new[] { 0, 0, 1, 0, 1, 1 };    // expert 0: c0 c0 c0; expert 1: c1 c1 c2
         var result = new SimulationResult(2, new double[6], new double[6], tasks, experts, new long[2, 6], new long[] { 3, 3 },
-            null, Array.Empty<double[]>(), Array.Empty<double[]>());
+            null, 0, Array.Empty<double[]>(), Array.Empty<double[]>());
         Assert.Equal(5.0 / 6.0, result.ClusterPurity(pool), 12);   // expert 0: 3/3, expert 1: 2/3
         Assert.Equal(2.0 / 3.0, result.ClusterPurity(pool, fromRound: 3), 12); // rounds 3–5: e0 c0; e1 c1, c2 → (1 + 1)/3
         Assert.Equal(1, result.ClusterSwitches(pool));
