@@ -23,6 +23,11 @@ public sealed record NotebookRunOptions
     /// <summary>How often a running cell reports progress on the log.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Reference only the .NET framework plus the files the notebook's own <c>#r</c> lines
+    /// name (the published notebooks/lib folder), as a notebook front end does, instead of the
+    /// runner's MoeLab assemblies; shows whether a notebook would compile in a front end.</summary>
+    public bool OnlyNotebookReferences { get; init; }
+
     /// <summary>Where progress goes (default: the process's stderr).</summary>
     public TextWriter? Log { get; init; }
 }
@@ -74,10 +79,10 @@ public static class NotebookRunner
         }
 
         var globals = new NotebookGlobals { NotebookPath = fullPath };
-        var references = ScriptReferences.Default;
+        var references = options.OnlyNotebookReferences ? ScriptReferences.FrameworkOnly : ScriptReferences.Default;
         var scriptOptions = ScriptOptions.Default
             .WithReferences(references.MetadataReferences)
-            .WithImports(ScriptReferences.DefaultImports)
+            .WithImports(options.OnlyNotebookReferences ? ScriptReferences.FrontEndImports : ScriptReferences.DefaultImports)
             .WithMetadataResolver(ScriptMetadataResolver.Default.WithBaseDirectory(Path.GetDirectoryName(fullPath)!))
             .WithEmitDebugInformation(true)
             .WithFileEncoding(System.Text.Encoding.UTF8)
