@@ -28,6 +28,10 @@ public sealed record NotebookRunOptions
     /// runner's MoeLab assemblies; shows whether a notebook would compile in a front end.</summary>
     public bool OnlyNotebookReferences { get; init; }
 
+    /// <summary>Mirror each cell's stdout/stderr to the log as it is written (papermill's
+    /// --log-output), so progress printed by long cells is visible while they run.</summary>
+    public bool LogOutput { get; init; }
+
     /// <summary>Where progress goes (default: the process's stderr).</summary>
     public TextWriter? Log { get; init; }
 }
@@ -102,7 +106,10 @@ public static class NotebookRunner
             if (!cell.IsCode) continue;
             executionCount++;
             cell.ExecutionCount = executionCount;
-            var outputs = new CellOutputs();
+            var outputs = new CellOutputs
+            {
+                Echo = options.LogOutput ? (_, text) => { lock (log) { log.Write(text); log.Flush(); } } : null,
+            };
             var watch = Stopwatch.StartNew();
             string label = $"{name} cell {executionCount}/{codeCells}";
             log.WriteLine($"[{label}] running");
