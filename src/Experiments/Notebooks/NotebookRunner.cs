@@ -67,7 +67,8 @@ public static class NotebookRunner
     {
         NotebookFormatters.Register();
         ConsoleRouter.Install();
-        var log = options.Log ?? ConsoleRouter.OriginalError;
+        // Progress (runner thread) and mirrored cell output (cell threads) share the log.
+        var log = TextWriter.Synchronized(options.Log ?? ConsoleRouter.OriginalError);
         string fullPath = Path.GetFullPath(notebookPath);
         string name = Path.GetFileName(fullPath);
         var total = Stopwatch.StartNew();
@@ -108,7 +109,7 @@ public static class NotebookRunner
             cell.ExecutionCount = executionCount;
             var outputs = new CellOutputs
             {
-                Echo = options.LogOutput ? (_, text) => { lock (log) { log.Write(text); log.Flush(); } } : null,
+                Echo = options.LogOutput ? (_, text) => { log.Write(text); log.Flush(); } : null,
             };
             var watch = Stopwatch.StartNew();
             string label = $"{name} cell {executionCount}/{codeCells}";
