@@ -37,16 +37,24 @@ public static class NotebookCommand
             Description = "Seconds between progress lines of a running cell (on stderr).",
             DefaultValueFactory = _ => 10,
         };
+        var onlyOwn = new Option<bool>("--only-notebook-references")
+        {
+            Description = "Reference only the framework and the notebook's own #r files (as a notebook front end does; needs `notebook publish`).",
+        };
+        var logOutput = new Option<bool>("--log-output")
+        {
+            Description = "Mirror cells' stdout/stderr to stderr while they run (progress of long cells).",
+        };
         var cmd = new Command("run", "Execute a notebook's C# cells in order and write their outputs back (exit 1 when a cell fails).");
         cmd.Arguments.Add(file);
-        foreach (var o in new Option[] { preset, parameters, output, html, timeout, progress }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { preset, parameters, output, html, timeout, progress, onlyOwn, logOutput }) cmd.Options.Add(o);
         cmd.SetAction(parse => Run(
             parse.GetValue(file)!, parse.GetValue(preset), parse.GetValue(parameters) ?? Array.Empty<string>(),
-            parse.GetValue(output), parse.GetValue(html), parse.GetValue(timeout), parse.GetValue(progress)));
+            parse.GetValue(output), parse.GetValue(html), parse.GetValue(timeout), parse.GetValue(progress), parse.GetValue(onlyOwn), parse.GetValue(logOutput)));
         return cmd;
     }
 
-    static int Run(FileInfo file, string? preset, string[] parameters, FileInfo? output, bool html, double timeoutSeconds, double progressSeconds)
+    static int Run(FileInfo file, string? preset, string[] parameters, FileInfo? output, bool html, double timeoutSeconds, double progressSeconds, bool onlyNotebookReferences, bool logOutput)
     {
         var err = Console.Error;
         if (!file.Exists)
@@ -78,6 +86,8 @@ public static class NotebookCommand
             Preset = preset,
             CellTimeout = TimeSpan.FromSeconds(timeoutSeconds),
             ProgressInterval = TimeSpan.FromSeconds(progressSeconds),
+            OnlyNotebookReferences = onlyNotebookReferences,
+            LogOutput = logOutput,
         };
         // Cells see the notebook's folder as the working directory, as in a notebook front end.
         string previousDirectory = Directory.GetCurrentDirectory();

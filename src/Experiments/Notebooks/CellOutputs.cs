@@ -10,9 +10,13 @@ public sealed class CellOutputs
     readonly object gate = new();
     readonly List<NotebookOutput> outputs = new();
 
+    /// <summary>Also called with (stream, text) for every write, e.g. to mirror a cell's output live.</summary>
+    public Action<string, string>? Echo { get; init; }
+
     public void Write(string stream, string text)
     {
         if (text.Length == 0) return;
+        Echo?.Invoke(stream, text);
         lock (gate)
         {
             if (outputs.Count > 0 && outputs[^1] is { OutputType: NotebookOutput.Stream } last && last.Name == stream)

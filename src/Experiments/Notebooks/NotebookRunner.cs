@@ -23,6 +23,15 @@ public sealed record NotebookRunOptions
     /// <summary>How often a running cell reports progress on the log.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Reference only the .NET framework plus the files the notebook's own <c>#r</c> lines
+    /// name (the published notebooks/lib folder), as a notebook front end does, instead of the
+    /// runner's MoeLab assemblies; shows whether a notebook would compile in a front end.</summary>
+    public bool OnlyNotebookReferences { get; init; }
+
+    /// <summary>Mirror each cell's stdout/stderr to the log as it is written (papermill's
+    /// --log-output), so progress printed by long cells is visible while they run.</summary>
+    public bool LogOutput { get; init; }
+
     /// <summary>Where progress goes (default: the process's stderr).</summary>
     public TextWriter? Log { get; init; }
 }
@@ -58,7 +67,8 @@ public static class NotebookRunner
     {
         NotebookFormatters.Register();
         ConsoleRouter.Install();
-        var log = options.Log ?? ConsoleRouter.OriginalError;
+        // Progress (runner thread) and mirrored cell output (cell threads) share the log.
+        var log = TextWriter.Synchronized(options.Log ?? ConsoleRouter.OriginalError);
         string fullPath = Path.GetFullPath(notebookPath);
         string name = Path.GetFileName(fullPath);
         var total = Stopwatch.StartNew();
@@ -74,10 +84,10 @@ public static class NotebookRunner
         }
 
         var globals = new NotebookGlobals { NotebookPath = fullPath };
-        var references = ScriptReferences.Default;
+        var references = options.OnlyNotebookReferences ? ScriptReferences.FrameworkOnly : ScriptReferences.Default;
         var scriptOptions = ScriptOptions.Default
             .WithReferences(references.MetadataReferences)
-            .WithImports(ScriptReferences.DefaultImports)
+            .WithImports(options.OnlyNotebookReferences ? ScriptReferences.FrontEndImports : ScriptReferences.DefaultImports)
             .WithMetadataResolver(ScriptMetadataResolver.Default.WithBaseDirectory(Path.GetDirectoryName(fullPath)!))
             .WithEmitDebugInformation(true)
             .WithFileEncoding(System.Text.Encoding.UTF8)
@@ -97,7 +107,10 @@ public static class NotebookRunner
             if (!cell.IsCode) continue;
             executionCount++;
             cell.ExecutionCount = executionCount;
-            var outputs = new CellOutputs();
+            var outputs = new CellOutputs
+            {
+                Echo = options.LogOutput ? (_, text) => { log.Write(text); log.Flush(); } : null,
+            };
             var watch = Stopwatch.StartNew();
             string label = $"{name} cell {executionCount}/{codeCells}";
             log.WriteLine($"[{label}] running");

@@ -21,6 +21,20 @@ public sealed class ScriptReferences
     /// <summary>The default set, built once per process.</summary>
     public static ScriptReferences Default => defaults.Value;
 
+    static readonly Lazy<ScriptReferences> frameworkOnly = new(() =>
+    {
+        string runtimeDir = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
+        var framework = Default.bySimpleName
+            .Where(kv => string.Equals(Path.GetDirectoryName(kv.Value), runtimeDir, StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase);
+        return new ScriptReferences(framework, new Dictionary<string, (string, List<string>)>(StringComparer.OrdinalIgnoreCase));
+    });
+
+    /// <summary>Only the .NET framework assemblies, no MoeLab and no packages: what a notebook
+    /// front end gives a C# cell before the notebook's own <c>#r</c> lines. Used to check that a
+    /// notebook references everything it uses itself.</summary>
+    public static ScriptReferences FrameworkOnly => frameworkOnly.Value;
+
     /// <summary>Simple name → file of every assembly a session references.</summary>
     public IReadOnlyDictionary<string, string> Assemblies => bySimpleName;
 
@@ -39,6 +53,13 @@ public sealed class ScriptReferences
         "System", "System.Collections.Generic", "System.IO", "System.Linq", "System.Text",
         "System.Threading", "System.Threading.Tasks", "System.Globalization",
         "Microsoft.Data.Analysis", "TorchSharp",
+    };
+
+    /// <summary>The namespaces the .NET Interactive C# kernel imported by default (the imports of
+    /// <see cref="NotebookRunOptions.OnlyNotebookReferences"/> runs).</summary>
+    public static readonly string[] FrontEndImports =
+    {
+        "System", "System.Collections.Generic", "System.Linq", "System.Text", "System.Threading.Tasks",
     };
 
     ScriptReferences(Dictionary<string, string> assemblies, Dictionary<string, (string, List<string>)> packages)

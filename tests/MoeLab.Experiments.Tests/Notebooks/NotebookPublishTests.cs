@@ -7,7 +7,9 @@ namespace MoeLab.Experiments.Tests.Notebooks;
 /// <summary>The published library folder works in another .NET script host: `dotnet publish` into
 /// a fresh folder, then F# Interactive (shipped with the SDK) loads MoeLab.Experiments.dll by path,
 /// computes with TorchSharp (natives found and loadable beside it) and renders a DataFrame and a
-/// chart through the registered formatters. Slow: a publish takes about a minute.</summary>
+/// chart through the registered formatters; and every repository notebook runs at the smoke
+/// preset referencing only the framework plus its own <c>#r "lib/..."</c> files, as in a notebook
+/// front end. Slow: a publish takes about a minute.</summary>
 [Collection("notebooks")]
 public class NotebookPublishTests(ITestOutputHelper output)
 {
@@ -15,7 +17,8 @@ public class NotebookPublishTests(ITestOutputHelper output)
     [Trait("Category", "Slow")]
     public async Task PublishedFolderLoadsInAnotherScriptHost()
     {
-        string lib = Path.Combine(AppContext.BaseDirectory, "publish-test-" + Guid.NewGuid().ToString("N")[..8]);
+        string root = Path.Combine(AppContext.BaseDirectory, "publish-test-" + Guid.NewGuid().ToString("N")[..8]);
+        string lib = Path.Combine(root, "lib");
         try
         {
             var log = new StringWriter();
@@ -55,10 +58,23 @@ public class NotebookPublishTests(ITestOutputHelper output)
             Assert.Contains("matmul-sum=83", stdout);
             Assert.Contains("table=true", stdout);
             Assert.Contains("chart=true", stdout);
+
+            foreach (var source in NotebookPaths.All())
+            {
+                string copy = Path.Combine(root, Path.GetFileName(source));
+                File.Copy(source, copy);
+                var runLog = new StringWriter();
+                var result = await NotebookRunner.RunFileAsync(copy, new NotebookRunOptions
+                {
+                    Preset = "smoke", OnlyNotebookReferences = true, Log = runLog,
+                });
+                output.WriteLine(runLog.ToString());
+                Assert.True(result.Succeeded, $"{Path.GetFileName(source)} with only its own references: {result.Error}");
+            }
         }
         finally
         {
-            if (Directory.Exists(lib)) Directory.Delete(lib, recursive: true);
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }
 }

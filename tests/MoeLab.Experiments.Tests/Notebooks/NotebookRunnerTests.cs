@@ -207,7 +207,7 @@ public class NotebookRunnerTests
     [Fact]
     public async Task CellTimeLimitStopsTheRunWithATimeoutError()
     {
-        var nb = Make(Code("await Task.Delay(TimeSpan.FromSeconds(30), CancellationToken);"), Code("1"));
+        var nb = Make(Code("await Task.Delay(TimeSpan.FromSeconds(60), CancellationToken);"), Code("1"));
         var log = new StringWriter();
         var result = await Run(nb, new NotebookRunOptions
         {
@@ -218,7 +218,19 @@ public class NotebookRunnerTests
         Assert.Equal("TimeoutException", error.EName);
         Assert.Contains("time limit of 3 s", error.EValue);
         Assert.Contains("still running", log.ToString());
-        Assert.True(result.Elapsed < TimeSpan.FromSeconds(25));
+        Assert.Empty(nb.Cells[1].Outputs);
+        Assert.True(result.Elapsed < TimeSpan.FromSeconds(50));
+    }
+
+    [Fact]
+    public async Task LogOutputMirrorsCellOutputWhileKeepingItInTheNotebook()
+    {
+        var nb = Make(Code("for (int epoch = 1; epoch <= 3; epoch++) Console.WriteLine($\"epoch {epoch} of 3\");"));
+        var log = new StringWriter();
+        var result = await Run(nb, new NotebookRunOptions { Log = log, LogOutput = true });
+        Assert.True(result.Succeeded, result.Error);
+        Assert.Equal("epoch 1 of 3\nepoch 2 of 3\nepoch 3 of 3\n", Text(nb.Cells[0], "stdout"));
+        Assert.Contains("epoch 1 of 3\nepoch 2 of 3\nepoch 3 of 3\n", log.ToString());
     }
 
     [Fact]
