@@ -304,6 +304,26 @@ public sealed class ResultSet
         return SeedAggregation.Aggregate(frame, keys, new[] { "value" });
     }
 
+    // ------------------------------------------------------------ export
+
+    /// <summary>Writes runs, summaries, history and the seed aggregate (default keys, completed runs)
+    /// into <paramref name="directory"/> as &lt;name&gt;.csv (+ .schema.json) and/or &lt;name&gt;.parquet.
+    /// Returns the files written.</summary>
+    public IReadOnlyList<string> Export(string directory, bool csv = true, bool parquet = true)
+    {
+        var written = new List<string>();
+        var tables = new (string Name, DataFrame Frame)[]
+        {
+            ("runs", Runs), ("summaries", Summaries), ("history", History), ("aggregate", Aggregate()),
+        };
+        foreach (var (name, frame) in tables)
+        {
+            if (csv) { string p = Path.Combine(directory, name + ".csv"); FrameIO.SaveCsv(frame, p); written.Add(p); }
+            if (parquet) { string p = Path.Combine(directory, name + ".parquet"); FrameIO.SaveParquet(frame, p); written.Add(p); }
+        }
+        return written;
+    }
+
     static DataFrame CompletedOnly(DataFrame frame)
     {
         var status = FrameColumns.Get(frame, "status");
