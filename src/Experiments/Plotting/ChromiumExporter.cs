@@ -46,10 +46,12 @@ public static class ChromiumExporter
     /// <summary>Exports every job in one browser session. Throws <see cref="ChromiumNotFoundException"/>
     /// when Chromium is missing, and an <see cref="InvalidOperationException"/> naming the figure when a
     /// figure fails to render or an output is not a valid image.</summary>
-    public static ExportResult Export(IReadOnlyList<ImageJob> jobs, TimeSpan? timeout = null)
+    /// <param name="chromiumPath">Browser executable to use instead of <see cref="FindChromium"/>.</param>
+    public static ExportResult Export(IReadOnlyList<ImageJob> jobs, TimeSpan? timeout = null, string? chromiumPath = null)
     {
         if (jobs.Count == 0) return new ExportResult(Array.Empty<string>(), TimeSpan.Zero, 0, 0);
-        string chromium = FindChromium() ?? throw new ChromiumNotFoundException(InstallHint);
+        string chromium = (chromiumPath is null ? FindChromium() : File.Exists(chromiumPath) ? chromiumPath : null)
+                          ?? throw new ChromiumNotFoundException(InstallHint);
         string work = Path.Combine(Path.GetTempPath(), "moelab-export-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(work);
         try

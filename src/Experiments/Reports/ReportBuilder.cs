@@ -221,6 +221,6 @@ public static class ReportBuilder
         "table{border-collapse:collapse;font-size:.9em;margin:1em 0}th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left}" +
         "th{background:#f4f4f4}td.status-completed{color:#1a7f37}td.status-failed{color:#cf222e}td.status-interrupted{color:#9a6700}" +
         "pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}.meta{color:#666;font-size:.9em}.error{color:#cf222e}" +
-        ".grid{display:flex;flex-wrap:wrap;gap:1em}.cell{flex:1 1 560px;min-width:0}.caption{font-size:.85em;color:#555}" +
+        ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:1em}.cell{min-width:0}.caption{font-size:.85em;color:#555}" +
         ".moelab-chart{width:100%}";
 }

@@ -177,8 +177,8 @@ public sealed class ResultSet
                 foreach (var row in f.Rows)
                 {
                     var cell = row[c];
-                    if (cell.IsMissing) continue;
-                    if (cell.Quoted || !double.TryParse(cell.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out _)) isMetric[name] = false;
+                    if (cell.Text.Length == 0) continue; // missing (quoting does not matter for numbers)
+                    if (!double.TryParse(cell.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out _)) isMetric[name] = false;
                 }
             }
         var reserved = new HashSet<string>(RunColumnNames.Concat(ConfigColumns).Append("arm"));
@@ -208,7 +208,7 @@ public sealed class ResultSet
                     list.Add(index.TryGetValue(name, out int i) && !row[i].IsMissing ? row[i].Text : null);
                 foreach (var (name, list) in metrics)
                 {
-                    if (!index.TryGetValue(name, out int i) || row[i].IsMissing) { list.Add(null); continue; }
+                    if (!index.TryGetValue(name, out int i) || row[i].Text.Length == 0) { list.Add(null); continue; }
                     list.Add(double.Parse(row[i].Text, NumberStyles.Float, CultureInfo.InvariantCulture));
                 }
             }
@@ -244,7 +244,7 @@ public sealed class ResultSet
                 if (!long.TryParse(row[iStep].Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long step))
                     throw new FormatException($"{path}: row {r + 1}: step '{row[iStep].Text}' is not an integer");
                 double? value = null;
-                if (!row[iValue].IsMissing)
+                if (row[iValue].Text.Length > 0)
                 {
                     if (!double.TryParse(row[iValue].Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
                         throw new FormatException($"{path}: row {r + 1}: value '{row[iValue].Text}' is not a number");
@@ -302,6 +302,26 @@ public sealed class ResultSet
         var frame = includeIncomplete ? History : CompletedOnly(History);
         var keys = (groupBy ?? DefaultGroupKeys()).Concat(new[] { "metric", "step" }).Distinct().ToList();
         return SeedAggregation.Aggregate(frame, keys, new[] { "value" });
+    }
+
+    // ------------------------------------------------------------ export
+
+    /// <summary>Writes runs, summaries, history and the seed aggregate (default keys, completed runs)
+    /// into <paramref name="directory"/> as &lt;name&gt;.csv (+ .schema.json) and/or &lt;name&gt;.parquet.
+    /// Returns the files written.</summary>
+    public IReadOnlyList<string> Export(string directory, bool csv = true, bool parquet = true)
+    {
+        var written = new List<string>();
+        var tables = new (string Name, DataFrame Frame)[]
+        {
+            ("runs", Runs), ("summaries", Summaries), ("history", History), ("aggregate", Aggregate()),
+        };
+        foreach (var (name, frame) in tables)
+        {
+            if (csv) { string p = Path.Combine(directory, name + ".csv"); FrameIO.SaveCsv(frame, p); written.Add(p); }
+            if (parquet) { string p = Path.Combine(directory, name + ".parquet"); FrameIO.SaveParquet(frame, p); written.Add(p); }
+        }
+        return written;
     }
 
     static DataFrame CompletedOnly(DataFrame frame)

@@ -74,10 +74,10 @@ public class ChartsTests
             string path = Path.Combine(dir, "figures", "probe.html");
             ChartPage.Save(chart, path);
             string html = File.ReadAllText(path);
-            Assert.Contains("0.375", html);
-            Assert.DoesNotContain("<script src", html);
-            Assert.DoesNotContain("src=\"http", html);
-            Assert.DoesNotContain("probe-series</script>", html); // escaped inside the script
+            Assert.Contains("0.375", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("<script src", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("src=\"http", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("probe-series</script>", html, StringComparison.Ordinal); // escaped inside the script
             string fromHtml = ChartPage.ExtractFigureJson(html)!;
             Assert.Equal("probe-series</script>", JsonDocument.Parse(fromHtml).RootElement.GetProperty("data")[0].GetProperty("name").GetString());
             Assert.True(File.Exists(Path.Combine(dir, "figures", "probe.json")));
@@ -86,8 +86,8 @@ public class ChartsTests
 
             string multi = ChartPage.MultiHtml(new[] { ("first", chart), ("second", chart) });
             Assert.Equal(1, CountOf(multi, PlotlyAssets.Script[..300])); // plotly.js embedded once
-            Assert.Contains("id=\"figure-0\"", multi);
-            Assert.Contains("id=\"figure-1\"", multi);
+            Assert.Contains("id=\"figure-0\"", multi, StringComparison.Ordinal);
+            Assert.Contains("id=\"figure-1\"", multi, StringComparison.Ordinal);
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }

@@ -46,6 +46,14 @@ public class ChromiumExportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void MissingChromiumSaysHowToInstallIt()
+    {
+        var e = Assert.Throws<ChromiumNotFoundException>(() =>
+            ChromiumExporter.Export(new[] { new ImageJob("{}", "/tmp/x.png", ImageFormat.Png) }, chromiumPath: "/nonexistent/chromium"));
+        Assert.Contains("apt-get install -y chromium", e.Message);
+    }
+
+    [Fact]
     public void ValidationRejectsNonImages()
     {
         Assert.Null(ChromiumExporter.PngSize(new byte[40]));

@@ -40,20 +40,20 @@ public class ReportBuilderTests(ITestOutputHelper output)
         Assert.Equal(1, info.RunFigures);
         Assert.Equal(2, info.Configs); // experts 4 and 8; runs differing only in seed share a config
         // Runs table: every run, its status and seed.
-        foreach (var run in new[] { "sweep-1/e4-s1", "sweep-1/e8-s3", "broken" }) Assert.Contains($"<td>{run}</td>", html);
-        Assert.Contains("class=\"status-failed\">failed</td>", html);
+        foreach (var run in new[] { "sweep-1/e4-s1", "sweep-1/e8-s3", "broken" }) Assert.Contains($"<td>{run}</td>", html, StringComparison.Ordinal);
+        Assert.Contains("class=\"status-failed\">failed</td>", html, StringComparison.Ordinal);
         // Summary: accuracy of (dense, experts 4) = 0.52 ± 0.01 over 3 seeds.
-        Assert.Contains("<td title=\"95% CI ± 0.0248\">0.52 ± 0.01 (3)</td>", html); // t(.975,2)·0.01/√3
-        Assert.Contains(">0.72 ± 0.01 (3)</td>", html);
-        Assert.Contains("<td>moe</td><td>8</td><td>3</td>", html);
+        Assert.Contains("<td title=\"95% CI ± 0.0248\">0.52 ± 0.01 (3)</td>", html, StringComparison.Ordinal); // t(.975,2)·0.01/√3
+        Assert.Contains(">0.72 ± 0.01 (3)</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<td>moe</td><td>8</td><td>3</td>", html, StringComparison.Ordinal);
         // Charts: 2 bar charts (accuracy, loss) + 1 curve (loss) + 1 run figure, plotly.js embedded once, no CDN.
         Assert.Equal(4, info.Charts + info.RunFigures);
         Assert.Equal(1, CountOf(html, PlotlyAssets.Script[..300]));
-        Assert.Contains("probe-figure-series", html);
-        Assert.Contains("id=\"curve-", html);
-        Assert.DoesNotContain("<script src", html);
+        Assert.Contains("probe-figure-series", html, StringComparison.Ordinal);
+        Assert.Contains("id=\"curve-", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script src", html, StringComparison.Ordinal);
         // Configs: resolved JSON shown.
-        Assert.Contains("&quot;experts&quot;: 8", html);
+        Assert.Contains("&quot;experts&quot;: 8", html, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(outPath)!, "*.tmp-*"));
         output.WriteLine($"report {info.Bytes / 1024} KiB, {info.Charts} charts");
     }

@@ -58,7 +58,7 @@ public sealed class FakeRuns : IDisposable
                 double baseAcc = experts == 4 ? 0.5 : 0.6;
                 string summary = "arm,schedule,accuracy,loss\n" +
                                  $"dense,\"const, warm\",{(baseAcc + seed / 100.0).ToString("R", CultureInfo.InvariantCulture)},{(1.0 / seed).ToString("R", CultureInfo.InvariantCulture)}\n" +
-                                 $"moe,cosine,{(baseAcc + 0.1 + seed / 100.0).ToString("R", CultureInfo.InvariantCulture)},\n";
+                                 $"moe,cosine,\"{(baseAcc + 0.1 + seed / 100.0).ToString("R", CultureInfo.InvariantCulture)}\",\n"; // quoted number: still a metric
                 var history = new List<(long, string, string, double?)>();
                 foreach (string arm in new[] { "dense", "moe" })
                     for (long step = 1; step <= 3; step++)

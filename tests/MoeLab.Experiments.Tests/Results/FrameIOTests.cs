@@ -84,6 +84,12 @@ public class FrameIOTests
         var agg = set.Aggregate();
         FrameIO.SaveParquet(agg, parquet);
         AssertSame(agg, FrameIO.LoadParquet(parquet));
+
+        string exportDir = Path.Combine(fake.Root, "export");
+        var files = set.Export(exportDir);
+        Assert.Equal(8, files.Count);
+        AssertSame(set.History, FrameIO.LoadParquet(Path.Combine(exportDir, "history.parquet")));
+        AssertSame(set.Runs, FrameIO.LoadCsv(Path.Combine(exportDir, "runs.csv")));
     }
 
     [Fact]
