@@ -9,14 +9,14 @@ public class ChartPageTests
     public void PageEmbedsTheDataAndNoCdn()
     {
         var chart = Plotly.NET.CSharp.Chart.Line<double, double, string>(
-            x: new[] { 1.0, 2.0, 3.0 }, y: new[] { 0.125, 0.25, 0.375 }, Name: "probe-series");
+            x: new[] { 1.0, 2.0, 3.0 }, y: new[] { 0.125, 0.25, 0.375 }, Name: "probe-series", UseDefaults: false);
         string html = ChartPage.Html(chart, "t");
-        Assert.Contains("probe-series", html);
-        Assert.Contains("0.375", html);
+        Assert.Contains("probe-series", html, StringComparison.Ordinal);
+        Assert.Contains("0.375", html, StringComparison.Ordinal);
         // plotly.js itself mentions cdn.plot.ly (a topojson default); what matters is that no
         // script is loaded from elsewhere.
-        Assert.DoesNotContain("<script src", html);
-        Assert.DoesNotContain("src=\"http", html);
-        Assert.Contains(PlotlyAssets.Version, html);
+        Assert.DoesNotContain("<script src", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("src=\"http", html, StringComparison.Ordinal);
+        Assert.Contains(PlotlyAssets.Version, html, StringComparison.Ordinal);
     }
 }
