@@ -64,7 +64,7 @@ public sealed class PlainProgressSink(TextWriter output, string label) : IProgre
         if (!first && step < total && now - p.LastPrint < Interval) return;
         _phases[phase] = (p.Clock, now, p.StartStep);
         double done = step - p.StartStep;
-        string eta = done > 0 && step < total ? " eta " + Format(TimeSpan.FromSeconds(now.TotalSeconds / done * (total - step))) : "";
+        string eta = !first && done > 0 && step < total ? " eta " + Format(TimeSpan.FromSeconds(now.TotalSeconds / done * (total - step))) : "";
         string lossText = loss is { } l ? " loss " + l.ToString("G4", CultureInfo.InvariantCulture) : "";
         double pct = total > 0 ? 100.0 * step / total : 0;
         output.WriteLine($"[{label}] {phase} {step}/{total} ({pct.ToString("F0", CultureInfo.InvariantCulture)}%){lossText} elapsed {Format(now)}{eta}");
