@@ -39,7 +39,6 @@ public static class ConsoleProgress
             task.Value = Math.Min(step, total);
             string lossText = loss is { } l ? " loss " + l.ToString("G4", CultureInfo.InvariantCulture) : "";
             task.Description = Markup.Escape($"{label} {phase} {step}/{total}{lossText}");
-            ctx.Refresh();
         }
 
         public void Log(string message) => AnsiConsole.MarkupLine("[grey]" + Markup.Escape($"{label}: {message}") + "[/]");
