@@ -55,7 +55,11 @@ public static class RunCommand
                 var seedList = SeedList.Parse(pr.GetValue(seeds), pr.GetValue(seedBase));
                 foreach (long seed in seedList)
                 {
-                    if (signals.Token.IsCancellationRequested) break;
+                    if (signals.Token.IsCancellationRequested)
+                    {
+                        AnsiConsole.MarkupLine(Markup.Escape($"Stopped: seed(s) {string.Join(", ", seedList.Skip(outcomes.Count))} not started."));
+                        break;
+                    }
                     outcomes.Add(ConsoleProgress.Run($"{exp.Name} s{seed}",
                         p => ExperimentRunner.Run(exp, resolved, seed, options with { Progress = p })));
                 }
