@@ -55,7 +55,11 @@ public static class RunCommand
                 var seedList = SeedList.Parse(pr.GetValue(seeds), pr.GetValue(seedBase));
                 foreach (long seed in seedList)
                 {
-                    if (signals.Token.IsCancellationRequested) break;
+                    if (signals.Token.IsCancellationRequested)
+                    {
+                        AnsiConsole.MarkupLine(Markup.Escape($"Stopped: seed(s) {string.Join(", ", seedList.Skip(outcomes.Count))} not started."));
+                        break;
+                    }
                     outcomes.Add(ConsoleProgress.Run($"{exp.Name} s{seed}",
                         p => ExperimentRunner.Run(exp, resolved, seed, options with { Progress = p })));
                 }
@@ -153,13 +157,15 @@ internal static class CliOptions
         var metrics = HeadlineMetrics(outcomes.SelectMany(o => o.Summary));
         var table = new Table().Border(TableBorder.Rounded).AddColumns("seed", "status", "arm");
         foreach (var m in metrics) table.AddColumn(new TableColumn(Markup.Escape(m)).RightAligned());
-        table.AddColumn("run directory");
+        table.AddColumn("run id");
         foreach (var o in outcomes)
             foreach (var row in ArmsOf(o.Summary))
                 table.AddRow(new[] { o.Seed.ToString(CultureInfo.InvariantCulture), StatusMarkup(o.Status), Markup.Escape(row?.Arm ?? "") }
                     .Concat(metrics.Select(m => row is not null && row.Values.TryGetValue(m, out var v) ? Number(v) : ""))
-                    .Append(Markup.Escape(o.RunDirectory)).ToArray());
+                    .Append(Markup.Escape(o.RunId)).ToArray());
         AnsiConsole.Write(table);
+        foreach (string parent in outcomes.Select(o => Path.GetDirectoryName(o.RunDirectory)!).Distinct())
+            AnsiConsole.MarkupLine(Markup.Escape($"Runs in {parent}"));
         foreach (var o in outcomes.Where(o => o.Error is not null))
             AnsiConsole.MarkupLine($"{StatusMarkup(o.Status)} seed {o.Seed}: {Markup.Escape(o.Error!)}");
     }

@@ -288,7 +288,8 @@ internal sealed class ToyMixture : nn.Module<Tensor, Tensor>
                     ? named_parameters().First(q => q.name == name[..^4] + "weight").parameter.shape[1]
                     : p.shape[1];
                 double bound = 1.0 / Math.Sqrt(fanIn);
-                nn.init.uniform_(p, -bound, bound, init);
+                // (torch.nn.init.uniform_ in TorchSharp 0.107 ignores its generator argument; rand honours it.)
+                p.copy_(rand(p.shape, generator: init) * (2 * bound) - bound); // U(-bound, bound)
             }
         this.to(device);
     }

@@ -54,10 +54,23 @@ public static class ConfigBinder
             applied.Add(s);
         }
         object config = Apply(experiment.ConfigType, baseConfig, overrides);
-        var problems = ValidateAttributes(config).Concat(experiment.Validate(config)).ToList();
+        var problems = ValidateAttributes(config).Concat(experiment.Validate(config))
+            .Select(p => WithSource(p, overrides)).ToList();
         if (problems.Count > 0) throw new ConfigException(problems);
         string json = ToJson(config);
         return new ResolvedConfig(config, preset, applied, json, HashOf(json));
+    }
+
+    /// <summary>Prefixes a validation message with the override that set the key it names (the
+    /// first quoted key in the message), so the user sees which --set or file line to fix.</summary>
+    private static string WithSource(string problem, IReadOnlyList<ConfigOverride> overrides)
+    {
+        int q = problem.IndexOf('\'');
+        int end = q >= 0 ? problem.IndexOf('\'', q + 1) : -1;
+        if (end < 0) return problem;
+        string key = Normalize(problem[(q + 1)..end]);
+        var source = overrides.LastOrDefault(o => Normalize(o.Key) == key);
+        return source is null ? problem : $"{source.Source}: {problem}";
     }
 
     /// <summary>Rebuilds a config from its manifest JSON (for --resume), validating it again.</summary>

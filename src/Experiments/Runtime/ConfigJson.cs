@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -23,6 +24,8 @@ public static class ConfigJson
             WriteIndented = true,
             NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
             IncludeFields = false,
+            // Readable files ('+', '<', non-ASCII kept as is); consumers embedding JSON in HTML must encode it.
+            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         };
         o.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
         if (strict) o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;

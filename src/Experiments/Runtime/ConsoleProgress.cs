@@ -39,7 +39,6 @@ public static class ConsoleProgress
             task.Value = Math.Min(step, total);
             string lossText = loss is { } l ? " loss " + l.ToString("G4", CultureInfo.InvariantCulture) : "";
             task.Description = Markup.Escape($"{label} {phase} {step}/{total}{lossText}");
-            ctx.Refresh();
         }
 
         public void Log(string message) => AnsiConsole.MarkupLine("[grey]" + Markup.Escape($"{label}: {message}") + "[/]");
@@ -64,7 +63,7 @@ public sealed class PlainProgressSink(TextWriter output, string label) : IProgre
         if (!first && step < total && now - p.LastPrint < Interval) return;
         _phases[phase] = (p.Clock, now, p.StartStep);
         double done = step - p.StartStep;
-        string eta = done > 0 && step < total ? " eta " + Format(TimeSpan.FromSeconds(now.TotalSeconds / done * (total - step))) : "";
+        string eta = !first && done > 0 && step < total ? " eta " + Format(TimeSpan.FromSeconds(now.TotalSeconds / done * (total - step))) : "";
         string lossText = loss is { } l ? " loss " + l.ToString("G4", CultureInfo.InvariantCulture) : "";
         double pct = total > 0 ? 100.0 * step / total : 0;
         output.WriteLine($"[{label}] {phase} {step}/{total} ({pct.ToString("F0", CultureInfo.InvariantCulture)}%){lossText} elapsed {Format(now)}{eta}");

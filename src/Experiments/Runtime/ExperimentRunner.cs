@@ -101,7 +101,7 @@ public static class ExperimentRunner
         {
             status = RunLayout.Status.Failed;
             error = $"{e.GetType().Name}: {e.Message}";
-            recorder.Log("exception: " + e);
+            recorder.LogToFile("exception: " + e);
         }
         recorder.Finish(status, error);
         return new RunOutcome(recorder.Manifest.RunId, recorder.RunDirectory, recorder.Seed, status, error, recorder.Summary);

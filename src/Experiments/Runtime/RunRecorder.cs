@@ -140,10 +140,16 @@ public sealed class RunRecorder : RunContext
 
     public override void Log(string message)
     {
+        LogToFile(message);
+        _progress.Log(message);
+    }
+
+    /// <summary>A line for log.txt only (e.g. a stack trace the console need not show).</summary>
+    public void LogToFile(string message)
+    {
         _log.Append(DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture))
             .Append(' ').Append(message).Append('\n');
         _dirty = true;
-        _progress.Log(message);
         Flush(force: false);
     }
 

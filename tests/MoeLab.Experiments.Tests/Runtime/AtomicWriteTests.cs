@@ -87,6 +87,17 @@ public class AtomicWriteTests
         var rows = CsvText.ReadMetrics(Path.Combine(runDir!, RunLayout.Metrics)); // parses completely
         Assert.All(rows, r => Assert.True(r.Step > 0 && r.Metric.Length > 0));
         Assert.DoesNotContain(Directory.GetFiles(runDir!, "*", SearchOption.AllDirectories), f => new FileInfo(f).Length == 0 && !AtomicFile.IsTempFile(f));
+
+        // The crashed run resumes from its last periodic checkpoint (config shortened to end soon).
+        int step = (int)System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(runDir!, RunLayout.Checkpoint, "state.json")))!["step"]!;
+        var cfg = m.Config.DeepClone();
+        cfg["train"]!["steps"] = step + 5;
+        (m with { Config = cfg }).Write(runDir!);
+        var outcome = ExperimentRunner.Resume(runDir!, new RunOptions { Device = "cpu" });
+        Assert.Equal(RunLayout.Status.Completed, outcome.Status);
+        var after = CsvText.ReadMetrics(Path.Combine(runDir!, RunLayout.Metrics));
+        Assert.Equal(after.Count, after.Select(r => (r.Step, r.Arm, r.Metric)).Distinct().Count()); // no duplicated history
+        Assert.Equal(step + 5, after.Where(r => r.Metric == "val_loss").Max(r => r.Step));
     }
 
     [Fact]

@@ -72,10 +72,10 @@ public class ConfigBinderTests
     public void Out_of_range_names_key_value_and_allowed_range()
     {
         var e = Bad("model.experts=0");
-        Assert.Equal("'model.experts' = 0 is out of range: allowed 1 … 64.", e.Message);
+        Assert.Equal("--set model.experts=0: 'model.experts' = 0 is out of range: allowed 1 … 64.", e.Message);
 
         var cross = Bad("train.warmupSteps=500");
-        Assert.Contains("'train.warmupSteps' = 500 must be ≤ 'train.steps' = 60.", cross.Message);
+        Assert.Equal("--set train.warmupSteps=500: 'train.warmupSteps' = 500 must be ≤ 'train.steps' = 60.", cross.Message);
 
         var width = Bad("model.hiddenSizes=[8,0]");
         Assert.Contains("'model.hiddenSizes' contains 0; allowed widths: 1 … 4096.", width.Message);

@@ -32,9 +32,13 @@ public class SeedTests
     public void Same_seed_reproduces_the_same_numbers_and_another_seed_differs()
     {
         var config = Toy.Smoke("train.steps=20").Config;
+        long globalSeed = 100;
         InMemoryRunContext Run(long seed)
         {
-            var ctx = new InMemoryRunContext("toy-regression", seed: seed);
+            // The toy derives everything from the run's seed, not from torch's global generator
+            // (which parallel tests share): reseed that differently on every run to prove it.
+            MoeLab.Models.Runtime.TorchDevice.Seed(globalSeed++);
+            var ctx = new InMemoryRunContext("toy-regression", seed: seed, seedTorch: false);
             Toy.Experiment.Run((Examples.ToyRegressionConfig)config, ctx);
             return ctx;
         }

@@ -66,7 +66,7 @@ public class SweepTests
         using var dir = new TempDir();
         var e = Assert.Throws<ConfigException>(() => SweepRunner.Run(Toy.Experiment, "smoke", null, Short,
             [GridAxis.Parse("model.experts=2,0")], [0], new RunOptions { ResultsRoot = dir.Path, Device = "cpu" }));
-        Assert.Contains("[model.experts=0] 'model.experts' = 0 is out of range: allowed 1 … 64.", e.Message);
+        Assert.Contains("[model.experts=0] --set model.experts=0: 'model.experts' = 0 is out of range: allowed 1 … 64.", e.Message);
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "toy-regression")));
         Assert.Contains("expected key=v1,v2", Assert.Throws<ConfigException>(() => GridAxis.Parse("model.experts")).Message);
         Assert.Equal(new[] { "[8,8]", "[16]" }, GridAxis.Parse("model.hiddenSizes=[8,8];[16]").Values);
