@@ -49,6 +49,9 @@ public sealed class InMemoryRunContext : RunContext
     /// <summary>Final metrics per arm, in first-logged order (as summary.csv).</summary>
     public IReadOnlyList<SummaryRow> Summary => _summaryOrder.Select(a => _summary[a]).ToList();
 
+    /// <summary>Summary rows keyed by arm.</summary>
+    public IReadOnlyDictionary<string, SummaryRow> SummaryByArm => _summary;
+
     public IReadOnlyDictionary<string, DataFrame> Tables => _tables;
     public IReadOnlyDictionary<string, GenericChart> Figures => _figures;
     public IReadOnlyList<string> LogLines => _log;

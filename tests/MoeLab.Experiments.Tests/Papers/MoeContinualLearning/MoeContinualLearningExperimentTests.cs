@@ -17,12 +17,12 @@ public class MoeContinualLearningExperimentTests
         var config = experiment.Presets["smoke"];
         Assert.Empty(experiment.Validate(config));
 
-        var context = new RecordingRunContext(seed: 1);
+        var context = new InMemoryRunContext("moe-continual-learning", "smoke", 1);
         experiment.Run(config, context);
 
         // Arms: M=1, M=3 (expert count) and x=1.25, no-termination (termination study).
-        Assert.Equal(new[] { "M=1", "M=3", "no-termination", "x=1.25" }, context.Summary.Keys.OrderBy(k => k, StringComparer.Ordinal));
-        foreach (var (arm, (values, labels)) in context.Summary)
+        Assert.Equal(new[] { "M=1", "M=3", "no-termination", "x=1.25" }, context.SummaryByArm.Keys.OrderBy(k => k, StringComparer.Ordinal));
+        foreach (var (arm, (_, values, labels)) in context.SummaryByArm)
         {
             Assert.True(double.IsFinite(values["final_forgetting_mean"]), arm);
             Assert.True(values["final_generalisation_mean"] > 0 && double.IsFinite(values["final_generalisation_mean"]), arm);
@@ -30,9 +30,9 @@ public class MoeContinualLearningExperimentTests
             Assert.NotNull(labels);
             Assert.Contains(labels!["study"], new[] { "expert-count", "termination" });
         }
-        Assert.Equal(0.0, context.Summary["no-termination"].Values["termination_rate"]);
+        Assert.Equal(0.0, context.SummaryByArm["no-termination"].Values["termination_rate"]);
         // Curves: 1 + 200/20 points per arm.
-        Assert.Equal(11, context.Metrics.Count(m => m.Arm == "M=3"));
+        Assert.Equal(11, context.Metrics.Where(m => m.Arm == "M=3").Select(m => m.Step).Distinct().Count());
         Assert.Equal(200, context.Metrics.Where(m => m.Arm == "M=3").Max(m => m.Step));
         Assert.Contains("expert-count_forgetting", context.Figures.Keys);
         Assert.Contains("termination_generalisation", context.Figures.Keys);
@@ -54,11 +54,11 @@ public class MoeContinualLearningExperimentTests
     public void SameSeedSameSummary()
     {
         var experiment = new MoeContinualLearningExperiment();
-        var a = new RecordingRunContext(7); var b = new RecordingRunContext(7);
+        var a = new InMemoryRunContext("moe-continual-learning", "smoke", 7); var b = new InMemoryRunContext("moe-continual-learning", "smoke", 7);
         experiment.Run(MoeContinualLearningExperiment.Smoke, a);
         experiment.Run(MoeContinualLearningExperiment.Smoke, b);
-        foreach (var arm in a.Summary.Keys)
-            Assert.Equal(a.Summary[arm].Values["final_generalisation_mean"], b.Summary[arm].Values["final_generalisation_mean"]);
+        foreach (var arm in a.SummaryByArm.Keys)
+            Assert.Equal(a.SummaryByArm[arm].Values["final_generalisation_mean"], b.SummaryByArm[arm].Values["final_generalisation_mean"]);
     }
 
     [Fact]
@@ -76,6 +76,6 @@ public class MoeContinualLearningExperimentTests
         var errors = experiment.Validate(bad);
         Assert.Contains(errors, e => e.StartsWith("expertCount.experts"));
         Assert.Contains(errors, e => e.StartsWith("termination.pool.samples = 10"));
-        Assert.Throws<ArgumentException>(() => experiment.Run(bad, new RecordingRunContext(1)));
+        Assert.Throws<ArgumentException>(() => experiment.Run(bad, new InMemoryRunContext("moe-continual-learning", "smoke", 1)));
     }
 }
