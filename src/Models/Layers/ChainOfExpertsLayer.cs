@@ -83,7 +83,7 @@ public sealed class ChainOfExpertsLayer : nn.Module<Tensor, ChainOfExpertsOutput
             var router = routers[Options.ShareRouter ? 0 : t];
             var routing = router.forward(u);
             var dispatched = moe.Dispatch == DispatchMode.Grouped
-                ? GroupedDispatch.Run(experts, u, routing, moe.CapacityFactor)
+                ? GroupedDispatch.Run(experts, u, routing, moe.CapacityFactor, moe.Kernel)
                 : ReferenceDispatch.Run(experts, u, routing, moe.CapacityFactor);
             var update = dispatched.Output;                                // [T, d] routed
             if (shared is not null) update = update.add(shared.forward(u));

@@ -80,7 +80,7 @@ public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>
         var perToken = segments.PerToken();                                  // [B·T, k] routing of each token
         var flat = x.reshape(-1, d);                                         // [B·T, d]
         var dispatched = moe.Dispatch == DispatchMode.Grouped
-            ? GroupedDispatch.Run(experts, flat, perToken, moe.CapacityFactor)
+            ? GroupedDispatch.Run(experts, flat, perToken, moe.CapacityFactor, moe.Kernel)
             : ReferenceDispatch.Run(experts, flat, perToken, moe.CapacityFactor);
         var y = dispatched.Output.reshape(b, t, d);                           // [B, T, d]
         if (shared is not null)
