@@ -67,6 +67,37 @@ public class DispatchTests
         return (g.Out.Statistics.DroppedAssignments.item<long>(), 0);
     }
 
+    [Theory]
+    [InlineData(GroupedKernel.Loop, null, RouterKind.TopK)]
+    [InlineData(GroupedKernel.Batched, null, RouterKind.TopK)]
+    [InlineData(GroupedKernel.Batched, null, RouterKind.TopP)]
+    [InlineData(GroupedKernel.Batched, 0.7, RouterKind.Percentile)]
+    [InlineData(GroupedKernel.Loop, 0.7, RouterKind.Percentile)]
+    public void EachGroupedKernelEqualsReference(GroupedKernel kernel, double? capacityFactor, RouterKind kind)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(12);
+        var bank = new ExpertBank("bank", 5, new FeedForwardShape(8, 12, 8, ExpertKind.SwiGlu, Bias: true));
+        var router = new RouterOptions { Kind = kind, K = 2, NoiseStd = 0 }.Create(8, 5);
+        var input = torch.randn(30, 8);
+        var upstream = torch.randn(30, 8);
+        var outputs = new List<(Tensor Out, Tensor XGrad, Tensor[] Grads)>();
+        foreach (bool grouped in new[] { true, false })
+        {
+            bank.zero_grad(); router.zero_grad();
+            var x = input.clone().requires_grad_(true);
+            var routing = router.forward(x);
+            var d = grouped ? GroupedDispatch.Run(bank, x, routing, capacityFactor, kernel) : ReferenceDispatch.Run(bank, x, routing, capacityFactor);
+            d.Output.mul(upstream).sum().backward();
+            outputs.Add((d.Output.detach(), x.grad!.clone(),
+                bank.parameters().Concat(router.parameters()).Select(p => p.grad!.clone()).ToArray()));
+        }
+        Close(outputs[1].Out, outputs[0].Out, what: "output");
+        Close(outputs[1].XGrad, outputs[0].XGrad, what: "input gradient");
+        for (int i = 0; i < outputs[0].Grads.Length; i++)
+            Close(outputs[1].Grads[i], outputs[0].Grads[i], what: $"parameter gradient {i}");
+    }
+
     [Fact]
     public void CapacityKeepsFirstChoicesBeforeSecondChoices()
     {

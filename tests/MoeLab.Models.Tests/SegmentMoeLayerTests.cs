@@ -59,4 +59,27 @@ public class SegmentMoeLayerTests
         Close(y0[0].narrow(0, 0, 2), y1[0].narrow(0, 0, 2), what: "first segment unaffected");
         Assert.False(torch.allclose(y0[0, 2], y1[0, 2]), "the changed token's segment neighbour should change");
     }
+
+    [Fact]
+    public void ControlArmRoutesTokenWiseWithTheSegmentSharedExpert()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(24);
+        var control = new SegmentMoeLayer(new SegmentMoeOptions { Moe = Moe, Omega = 3, RouterOmega = 1 });
+        Assert.Equal(1, control.Router.Omega);
+        Assert.Equal(18, control.SharedExpert!.Shape.DIn);       // ω·d = 3·6
+        var x = torch.randn(2, 7, 6);
+        var o = control.forward(x);
+        Assert.Equal(new long[] { 2, 7, 6 }, o.Output.shape);
+        Assert.Equal(14, o.Routing.Units);
+        Assert.Equal(Accounting.CostModel.CountParameters(control), (long)control.Cost().TotalParameters);
+        // the routed part alone is the token-wise MoE; the rest is the segment shared expert
+        var tokenwise = new MoeLayer(Moe);
+        tokenwise.Experts.load_state_dict(control.Experts.state_dict());
+        tokenwise.Router.load_state_dict(control.Router.Inner.state_dict());
+        var noShared = new SegmentMoeLayer(new SegmentMoeOptions { Moe = Moe, Omega = 3, RouterOmega = 1, SegmentSharedExpert = false });
+        noShared.Experts.load_state_dict(control.Experts.state_dict());
+        noShared.Router.load_state_dict(control.Router.state_dict());
+        Close(tokenwise.forward(x).Output, noShared.forward(x).Output, what: "routed part");
+    }
 }

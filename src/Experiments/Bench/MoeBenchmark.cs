@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MoeLab.Models.Accounting;
+using MoeLab.Models.Dispatch;
 using MoeLab.Models.Experts;
 using MoeLab.Models.Layers;
 using MoeLab.Models.Routing;
@@ -10,7 +11,8 @@ namespace MoeLab.Experiments.Bench;
 
 /// <summary>One benchmark shape: an MoE layer with top-k routing and the dense FFN with the same
 /// ACTIVE expert parameters (hidden width k·d_ff).</summary>
-public sealed record MoeBenchCase(string Name, int Tokens, int DModel, int DHidden, int Experts, int TopK, ExpertKind Kind = ExpertKind.Gelu)
+public sealed record MoeBenchCase(string Name, int Tokens, int DModel, int DHidden, int Experts, int TopK, ExpertKind Kind = ExpertKind.Gelu,
+    GroupedKernel Kernel = GroupedKernel.Auto)
 {
     /// <summary>The two shapes of issue 2: E 8 top-2 d_ff 1024, and fine-grained E 32 top-4 d_ff 256.</summary>
     public static IReadOnlyList<MoeBenchCase> Standard { get; } = new[]
@@ -21,7 +23,7 @@ public sealed record MoeBenchCase(string Name, int Tokens, int DModel, int DHidd
 
     public MoeLayerOptions LayerOptions => new()
     {
-        DModel = DModel, DHidden = DHidden, Experts = Experts, Kind = Kind,
+        DModel = DModel, DHidden = DHidden, Experts = Experts, Kind = Kind, Kernel = Kernel,
         Router = new RouterOptions { Kind = RouterKind.TopK, K = TopK },
     };
 

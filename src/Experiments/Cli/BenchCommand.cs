@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MoeLab.Experiments.Bench;
+using MoeLab.Models.Dispatch;
 using MoeLab.Models.Runtime;
 using TorchSharp;
 
@@ -18,15 +19,21 @@ public static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "Torch intra-op threads (0 = library default).", DefaultValueFactory = _ => 0 };
         var only = new Option<string>("--case") { Description = "Run only the named case (E8-top2 or E32-top4-fine); default all.", DefaultValueFactory = _ => "all" };
         var tokens = new Option<int>("--tokens") { Description = "Override the number of tokens (default 4096).", DefaultValueFactory = _ => 0 };
+        var kernel = new Option<string>("--kernel") { Description = "Grouped-dispatch kernel: auto, loop or batched.", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("bench", "Time MoE forward+backward vs a dense FFN with the same active parameters.");
-        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens, kernel }) cmd.Options.Add(o);
         cmd.SetAction(r => Run(Console.Out, r.GetValue(repetitions), r.GetValue(warmup), r.GetValue(device) ?? "auto",
-            r.GetValue(threads), r.GetValue(only) ?? "all", r.GetValue(tokens)));
+            r.GetValue(threads), r.GetValue(only) ?? "all", r.GetValue(tokens), r.GetValue(kernel) ?? "auto"));
         return cmd;
     }
 
-    public static int Run(TextWriter output, int repetitions, int warmup, string deviceName, int threads, string only, int tokens)
+    public static int Run(TextWriter output, int repetitions, int warmup, string deviceName, int threads, string only, int tokens, string kernelName = "auto")
     {
+        if (!Enum.TryParse<GroupedKernel>(kernelName, ignoreCase: true, out var kernel))
+        {
+            output.WriteLine($"--kernel '{kernelName}' is not one of: auto, loop, batched.");
+            return 2;
+        }
         if (repetitions < 1) { output.WriteLine($"--repetitions must be ≥ 1, got {repetitions}."); return 2; }
         if (warmup < 0) { output.WriteLine($"--warmup must be ≥ 0, got {warmup}."); return 2; }
         var cases = MoeBenchCase.Standard.Where(c => only == "all" || c.Name.Equals(only, StringComparison.OrdinalIgnoreCase)).ToList();
@@ -36,12 +43,14 @@ public static class BenchCommand
             return 2;
         }
         if (tokens > 0) cases = cases.Select(c => c with { Tokens = tokens }).ToList();
+        cases = cases.Select(c => c with { Kernel = kernel }).ToList();
         var device = TorchDevice.Resolve(deviceName);
         if (threads > 0) torch.set_num_threads(threads);
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine($"moelab bench: device {device}, torch threads {torch.get_num_threads()}, {Environment.ProcessorCount} logical cores, fp32");
         output.WriteLine($"malloc env: MALLOC_MMAP_MAX_={Env("MALLOC_MMAP_MAX_")} MALLOC_TRIM_THRESHOLD_={Env("MALLOC_TRIM_THRESHOLD_")}" +
                          " (the ./moelab wrapper sets 0 and 17179869184; unset means glibc defaults)");
+        output.WriteLine($"grouped-dispatch kernel: {kernel}");
         output.WriteLine($"median of {repetitions} interleaved forward+backward passes after {warmup} warm-up; GFLOP/s = 3 × active forward FLOPs / time");
         output.WriteLine();
         output.WriteLine(string.Format(inv, "{0,-15} {1,6} {2,5} {3,6} {4,4} {5,3} | {6,9} {7,8} | {8,9} {9,8} | {10,6}",

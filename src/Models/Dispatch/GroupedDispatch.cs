@@ -15,9 +15,15 @@ namespace MoeLab.Models.Dispatch;
 /// (see <see cref="Capacity"/>).</summary>
 public static class GroupedDispatch
 {
+    /// <summary>Largest padding overhead (E·max block / assignments − 1) for which <see cref="GroupedKernel.Auto"/>
+    /// picks the batched kernel.</summary>
+    public const double BatchedPaddingLimit = 0.25;
+
     /// <param name="x">[T, d_in] tokens (one routing unit per token).</param>
     /// <param name="capacityFactor">null = dropless.</param>
-    public static DispatchResult Run(ExpertBank bank, Tensor x, RoutingResult routing, double? capacityFactor = null)
+    /// <param name="kernel">how the expert blocks are computed (results are identical up to rounding).</param>
+    public static DispatchResult Run(ExpertBank bank, Tensor x, RoutingResult routing, double? capacityFactor = null,
+        GroupedKernel kernel = GroupedKernel.Auto)
     {
         long t = x.shape[0];
         int n = routing.Experts;
@@ -35,6 +41,7 @@ public static class GroupedDispatch
         long assignments = counts.Take(n).Sum();
 
         Tensor kept;                 // [A'] assignment ids that are computed, grouped by expert
+        Tensor keptExpert;           // [A'] their experts (non-decreasing)
         long[] keptCounts = counts.Take(n).ToArray();
         long? capacity = null;
         var dropped = routing.Dropped;
@@ -47,6 +54,7 @@ public static class GroupedDispatch
             var keep = position.lt(c).logical_and(sortedExpert.lt(n));                 // [k·T]
             var lost = position.ge(c).logical_and(sortedExpert.lt(n));
             kept = order.masked_select(keep);                                           // [A']
+            keptExpert = sortedExpert.masked_select(keep);                              // [A']
             var droppedIds = order.masked_select(lost);
             var droppedFlat = torch.zeros(slots * t, dtype: ScalarType.Bool, device: x.device)
                 .index_fill(0, droppedIds, true);                                       // [k·T]
@@ -56,12 +64,39 @@ public static class GroupedDispatch
         else
         {
             kept = order.narrow(0, 0, assignments);                                     // sentinels sort last
+            keptExpert = sortedExpert.narrow(0, 0, assignments);
         }
 
         var token = kept.remainder(t);                                                  // [A'] token of each row
         var weight = routing.Weights.t().reshape(-1).index_select(0, kept).to(x.dtype); // [A'] g
-        var gathered = x.index_select(0, token);                                        // [A', d_in]
-        var expertOut = bank.ForwardGrouped(gathered, keptCounts);                      // [A', d_out]
+        long keptTotal = keptCounts.Sum(), largest = keptCounts.Length == 0 ? 0 : keptCounts.Max();
+        bool batched = kernel switch
+        {
+            GroupedKernel.Loop => false,
+            GroupedKernel.Batched => true,
+            _ => keptTotal > 0 && (double)largest * n <= (1 + BatchedPaddingLimit) * keptTotal,
+        };
+        Tensor expertOut;                                                               // [A', d_out]
+        if (batched && keptTotal > 0)
+        {
+            // Pad every block to the largest one and run all experts in one batched matmul. Padding
+            // rows read token 0 and are never read back, so they add nothing to any gradient.
+            var starts = new long[n];
+            for (int e = 1; e < n; e++) starts[e] = starts[e - 1] + keptCounts[e - 1];
+            var rank = torch.arange(keptTotal, device: x.device)
+                .sub(torch.tensor(starts, device: x.device).index_select(0, keptExpert)); // [A'] row within its block
+            var slot = keptExpert.mul(largest).add(rank);                                // [A'] row in [E·m]
+            var paddedToken = torch.zeros(n * largest, dtype: ScalarType.Int64, device: x.device)
+                .index_copy(0, slot, token);                                            // [E·m]
+            var stacked = x.index_select(0, paddedToken).reshape(n, largest, x.shape[1]); // [E, m, d_in]
+            var all = bank.ForwardStacked(stacked);                                     // [E, m, d_out]
+            expertOut = all.reshape(n * largest, bank.Shape.DOut).index_select(0, slot);  // [A', d_out]
+        }
+        else
+        {
+            var gathered = x.index_select(0, token);                                    // [A', d_in]
+            expertOut = bank.ForwardGrouped(gathered, keptCounts);                      // [A', d_out]
+        }
         var weighted = expertOut.mul(weight.unsqueeze(1));                              // [A', d_out]
         var output = torch.zeros(t, bank.Shape.DOut, dtype: x.dtype, device: x.device)
             .index_add(0, token, weighted, 1);                                             // [T, d_out]
@@ -71,4 +106,17 @@ public static class GroupedDispatch
         scope.Keep(newRouting.Dropped, output, perExpert);
         return new DispatchResult(output, newRouting, perExpert, capacity);
     }
+}
+
+/// <summary>How <see cref="GroupedDispatch"/> computes the expert blocks.</summary>
+public enum GroupedKernel
+{
+    /// <summary>Batched when the padding overhead is at most <see cref="GroupedDispatch.BatchedPaddingLimit"/>, else loop.</summary>
+    Auto,
+
+    /// <summary>One matmul per non-empty expert block (no padding; best for unbalanced loads).</summary>
+    Loop,
+
+    /// <summary>Blocks padded to the largest and run as one batched matmul (fewer, larger kernels).</summary>
+    Batched,
 }

@@ -44,13 +44,17 @@ public sealed class ExpertBank : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) => ForwardAll(x);
 
     /// <inheritdoc cref="forward"/>
-    public Tensor ForwardAll(Tensor x)
+    public Tensor ForwardAll(Tensor x) => ForwardStacked(x.unsqueeze(0));
+
+    /// <summary>Expert e on row block e of a stacked input: x [E, m, d_in] → [E, m, d_out] (one batched
+    /// matmul per projection). A leading axis of 1 broadcasts the same rows to every expert.</summary>
+    public Tensor ForwardStacked(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = x.unsqueeze(0).matmul(w_in);                 // [E, T, d_ff(·2)]
+        var h = x.matmul(w_in);                               // [E, m, d_ff(·2)]
         if (b_in is not null) h = h.add(b_in.unsqueeze(1));
-        var a = ExpertInit.Activate(h, Shape.Kind);           // [E, T, d_ff]
-        var y = a.matmul(w_out);                              // [E, T, d_out]
+        var a = ExpertInit.Activate(h, Shape.Kind);           // [E, m, d_ff]
+        var y = a.matmul(w_out);                              // [E, m, d_out]
         if (b_out is not null) y = y.add(b_out.unsqueeze(1));
         return y.MoveToOuterDisposeScope();
     }

@@ -49,7 +49,7 @@ public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>
         var flat = x.reshape(-1, d);                                          // [T, d]
         var routing = router.forward(flat);
         var dispatched = Options.Dispatch == DispatchMode.Grouped
-            ? GroupedDispatch.Run(experts, flat, routing, Options.CapacityFactor)
+            ? GroupedDispatch.Run(experts, flat, routing, Options.CapacityFactor, Options.Kernel)
             : ReferenceDispatch.Run(experts, flat, routing, Options.CapacityFactor);
         var y = dispatched.Output;                                            // [T, d]
         if (shared is not null) y = y.add(shared.forward(flat));

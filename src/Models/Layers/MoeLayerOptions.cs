@@ -39,6 +39,9 @@ public sealed record MoeLayerOptions
     /// <summary>Grouped (fast) or reference (every expert on every token; tests) dispatch.</summary>
     public DispatchMode Dispatch { get; init; } = DispatchMode.Grouped;
 
+    /// <summary>Kernel of the grouped dispatch (auto: batched when blocks are balanced within 25 %).</summary>
+    public GroupedKernel Kernel { get; init; } = GroupedKernel.Auto;
+
     /// <summary>Shape of one routed expert.</summary>
     public FeedForwardShape ExpertShape => new(DModel, DHidden, DModel, Kind, Bias);
 

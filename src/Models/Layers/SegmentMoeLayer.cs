@@ -20,6 +20,14 @@ public sealed record SegmentMoeOptions
     /// <summary>Segment length ω (1 = token-wise routing). Per-layer values: small [3,5,5,5], base [5,5,4,4,3,3].</summary>
     public int Omega { get; init; } = 1;
 
+    /// <summary>Segment length of the ROUTER when it differs from <see cref="Omega"/> (null = ω). Setting 1
+    /// with ω &gt; 1 gives the control arm of papers/seg-moe.md: the segment-concatenated shared expert
+    /// with token-wise routing, separating routing granularity from the bigger shared expert.</summary>
+    public int? RouterOmega { get; init; }
+
+    /// <summary>ω used by the router.</summary>
+    public int EffectiveRouterOmega => RouterOmega ?? Omega;
+
     /// <summary>Add the shared expert on the concatenated segment, σ(w_sᵀ S_j)·E_s(S_j) with
     /// E_s = FFN(ω·d → ω·d_ff → ω·d) (Seg-MoE; its size grows with ω²).</summary>
     public bool SegmentSharedExpert { get; init; } = true;
@@ -31,6 +39,7 @@ public sealed record SegmentMoeOptions
     {
         Moe.Validate();
         if (Omega < 1) throw new ArgumentException($"SegmentMoeOptions.Omega = {Omega}: expected ≥ 1.");
+        if (RouterOmega is < 1) throw new ArgumentException($"SegmentMoeOptions.RouterOmega = {RouterOmega}: expected ≥ 1 or null.");
         if (Moe.SharedExperts != 0) throw new ArgumentException("SegmentMoeOptions.Moe.SharedExperts must be 0 (the segment shared expert replaces token-wise shared experts).");
     }
 }
@@ -59,7 +68,8 @@ public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>
         Options = options;
         var moe = options.Moe;
         int omega = options.Omega;
-        router = new SegmentRouter(moe.DModel, omega, moe.Router.Create(omega * moe.DModel, moe.Experts, device));
+        int routerOmega = options.EffectiveRouterOmega;
+        router = new SegmentRouter(moe.DModel, routerOmega, moe.Router.Create(routerOmega * moe.DModel, moe.Experts, device));
         experts = new ExpertBank("experts", moe.Experts, moe.ExpertShape, device);
         if (options.SegmentSharedExpert)
         {
@@ -80,14 +90,17 @@ public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>
         var perToken = segments.PerToken();                                  // [B·T, k] routing of each token
         var flat = x.reshape(-1, d);                                         // [B·T, d]
         var dispatched = moe.Dispatch == DispatchMode.Grouped
-            ? GroupedDispatch.Run(experts, flat, perToken, moe.CapacityFactor)
+            ? GroupedDispatch.Run(experts, flat, perToken, moe.CapacityFactor, moe.Kernel)
             : ReferenceDispatch.Run(experts, flat, perToken, moe.CapacityFactor);
         var y = dispatched.Output.reshape(b, t, d);                           // [B, T, d]
         if (shared is not null)
         {
-            var s = segments.Segments;                                       // [B·S, ω·d]
+            long padded = segments.PaddedTokens;
+            var s = Options.Omega == segments.Omega
+                ? segments.Segments                                          // [B·S, ω·d]
+                : SegmentRouter.Concatenate(x, Options.Omega, out padded);
             var mixed = shared.forward(s).mul(torch.sigmoid(shared_gate!.forward(s))); // [B·S, ω·d]
-            var tokens = mixed.reshape(b, segments.PaddedTokens, d).narrow(1, 0, t);  // [B, T, d]
+            var tokens = mixed.reshape(b, padded, d).narrow(1, 0, t);         // [B, T, d]
             y = y.add(tokens);
         }
         var losses = MoeLayer.ComputeLosses(segments.Routing, b);
@@ -99,14 +112,14 @@ public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>
     public ModelCost Cost(double? activeExperts = null)
     {
         var moe = Options.Moe;
-        int omega = Options.Omega;
+        int omega = Options.Omega, routerOmega = Options.EffectiveRouterOmega;
         var routed = CostModel.Moe(moe, activeExperts);
         var tokenRouter = CostModel.Linear(moe.DModel, moe.Experts);
-        var segmentRouter = CostModel.Linear(omega * moe.DModel, moe.Experts);
-        // replace the token router by the segment router (run once per ω tokens)
+        var segmentRouter = CostModel.Linear(routerOmega * moe.DModel, moe.Experts);
+        // replace the token router by the segment router (run once per ω_router tokens)
         var cost = routed + new ModelCost(segmentRouter.TotalParameters - tokenRouter.TotalParameters,
             segmentRouter.ActiveParameters - tokenRouter.ActiveParameters,
-            segmentRouter.ForwardFlopsPerToken / omega - tokenRouter.ForwardFlopsPerToken);
+            segmentRouter.ForwardFlopsPerToken / routerOmega - tokenRouter.ForwardFlopsPerToken);
         if (shared is not null)
         {
             var s = CostModel.FeedForward(shared.Shape) + CostModel.Linear(omega * moe.DModel, 1);
