@@ -78,6 +78,9 @@ public static class ReportBuilder
             html.Append(Table(header, rows, tooltips: (r, c) => c < keys.Count + 1 ? null : CiTooltip(agg, set.MetricColumns[c - keys.Count - 1], r)));
             foreach (var m in set.MetricColumns)
             {
+                // A metric with the same mean in every group (e.g. a count of rounds) says nothing as a chart.
+                var means = agg.Columns[m + ".mean"].Cast<object?>().Select(v => v is null ? double.NaN : Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+                if (means.Count > 1 && means.All(v => v.Equals(means[0]))) continue;
                 var category = keys.Where(k => k != "arm").ToList();
                 var chart = category.Count == 0
                     ? Charts.BarsFromAggregate(agg, m, new[] { "arm" }, title: m + " by arm")
