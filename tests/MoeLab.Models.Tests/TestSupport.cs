@@ -8,6 +8,11 @@ namespace MoeLab.Models.Tests;
 
 internal static class TestSupport
 {
+    /// <summary>Every tensor in these tests is tiny: one intra-op thread avoids OpenMP hand-offs, which
+    /// cost milliseconds per op when the 2-core machines are oversubscribed.</summary>
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void SingleThreaded() => torch.set_num_threads(1);
+
     public static float[] ToArray(Tensor t) => t.detach().cpu().to(float32).contiguous().data<float>().ToArray();
     public static long[] ToLongs(Tensor t) => t.detach().cpu().to(int64).contiguous().data<long>().ToArray();
     public static bool[] ToBools(Tensor t) => t.detach().cpu().contiguous().data<bool>().ToArray();

@@ -12,6 +12,7 @@ public static class Program
     {
         var root = new RootCommand("MoeLab: reproductions of Mixture-of-Experts papers in .NET.");
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(Papers.DynaMoE.DynaMoeCommand.Create());
         return root;
     }

@@ -69,21 +69,22 @@ public sealed class ExpertBank : nn.Module<Tensor, Tensor>
         var wOut = w_out.unbind(0);  // E × [d_ff, d_out]
         var bIn = b_in?.unbind(0);
         var bOut = b_out?.unbind(0);
+        long total = counts.Sum();
+        if (total != sorted.shape[0])
+            throw new ArgumentException($"ExpertBank.ForwardGrouped: block sizes sum to {total}, input has {sorted.shape[0]} rows.");
+        // One split node (its backward is a single cat), not a narrow per block (each narrow's
+        // backward would materialise a zero tensor of the full input size).
+        var blocks = sorted.split(counts.ToArray(), 0);                                  // E × [n_e, d_in]
         var outputs = new List<Tensor>(Experts);
-        long start = 0;
         for (int e = 0; e < Experts; e++)
         {
-            long n = counts[e];
-            if (n == 0) continue;
-            var block = sorted.narrow(0, start, n);                                     // [n, d_in]
+            if (counts[e] == 0) continue;
+            var block = blocks[e];                                                       // [n, d_in]
             var h = bIn is null ? block.matmul(wIn[e]) : torch.addmm(bIn[e], block, wIn[e], 1, 1); // [n, d_ff(·2)]
             var a = ExpertInit.Activate(h, Shape.Kind);                                  // [n, d_ff]
             var y = bOut is null ? a.matmul(wOut[e]) : torch.addmm(bOut[e], a, wOut[e], 1, 1);   // [n, d_out]
             outputs.Add(y);
-            start += n;
         }
-        if (start != sorted.shape[0])
-            throw new ArgumentException($"ExpertBank.ForwardGrouped: block sizes sum to {start}, input has {sorted.shape[0]} rows.");
         var result = outputs.Count switch
         {
             0 => sorted.new_zeros(0, Shape.DOut),

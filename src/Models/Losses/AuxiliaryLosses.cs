@@ -52,8 +52,10 @@ public static class AuxiliaryLosses
         using var scope = NewDisposeScope();
         int n = routing.Experts;
         long s = units / sequences;
-        var oneHot = nn.functional.one_hot(routing.ExpertIndices, n).mul(routing.Valid.unsqueeze(-1)); // [B·S, k, N]
-        var counts = oneHot.sum(1).reshape(sequences, s, n).sum(1).to(float32);                        // [B, N]
+        var sequenceOf = torch.arange(units, device: routing.ExpertIndices.device).div(s, rounding_mode: RoundingMode.floor); // [B·S]
+        var key = sequenceOf.unsqueeze(1).mul(n).add(routing.ExpertIndices);                  // [B·S, k] b·N + i
+        var counts = key.masked_select(routing.Valid).bincount(null, sequences * n)
+            .reshape(sequences, n).to(float32);                                               // [B, N]
         var f = counts.mul(n).div(counts.sum(-1, keepdim: true).clamp_min(1));                        // [B, N]
         var p = routing.Probabilities.reshape(sequences, s, n).mean(new long[] { 1 });                // [B, N]
         return f.mul(p).sum(-1).mean().MoveToOuterDisposeScope();

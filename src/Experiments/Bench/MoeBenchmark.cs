@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using MoeLab.Models.Accounting;
+using MoeLab.Models.Experts;
+using MoeLab.Models.Layers;
+using MoeLab.Models.Routing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLab.Experiments.Bench;
+
+/// <summary>One benchmark shape: an MoE layer with top-k routing and the dense FFN with the same
+/// ACTIVE expert parameters (hidden width k·d_ff).</summary>
+public sealed record MoeBenchCase(string Name, int Tokens, int DModel, int DHidden, int Experts, int TopK, ExpertKind Kind = ExpertKind.Gelu)
+{
+    /// <summary>The two shapes of issue 2: E 8 top-2 d_ff 1024, and fine-grained E 32 top-4 d_ff 256.</summary>
+    public static IReadOnlyList<MoeBenchCase> Standard { get; } = new[]
+    {
+        new MoeBenchCase("E8-top2", 4096, 256, 1024, 8, 2),
+        new MoeBenchCase("E32-top4-fine", 4096, 256, 256, 32, 4),
+    };
+
+    public MoeLayerOptions LayerOptions => new()
+    {
+        DModel = DModel, DHidden = DHidden, Experts = Experts, Kind = Kind,
+        Router = new RouterOptions { Kind = RouterKind.TopK, K = TopK },
+    };
+
+    /// <summary>Dense FFN with k·d_ff hidden units: the same active expert parameters.</summary>
+    public FeedForwardShape DenseShape => new(DModel, TopK * DHidden, DModel, Kind);
+}
+
+/// <summary>Timings of one case (milliseconds per forward+backward).</summary>
+public sealed record MoeBenchResult(
+    MoeBenchCase Case,
+    double MoeMedianMs,
+    double DenseMedianMs,
+    double MoeGflops,
+    double DenseGflops,
+    ModelCost MoeCost,
+    ModelCost DenseCost,
+    IReadOnlyList<double> MoeTimesMs,
+    IReadOnlyList<double> DenseTimesMs)
+{
+    /// <summary>MoE time / dense time (1.0 = as fast as the dense FFN with the same active parameters).</summary>
+    public double Ratio => MoeMedianMs / DenseMedianMs;
+}
+
+/// <summary>Times MoE forward+backward against the active-parameter-matched dense FFN, interleaved
+/// in the same run (the machines have slow phases; only ratios within one run are comparable).
+/// GFLOP/s counts 3× the forward FLOPs of the active parameters (forward + backward).</summary>
+public static class MoeBenchmark
+{
+    public static MoeBenchResult Run(MoeBenchCase c, int warmup, int repetitions, Device device, long seed = 0)
+    {
+        if (repetitions < 1) throw new ArgumentException($"repetitions = {repetitions}: expected ≥ 1.");
+        torch.manual_seed(seed);
+        var moe = new MoeLayer(c.LayerOptions, device);
+        var dense = new FeedForward("dense", c.DenseShape, device);
+        var input = torch.randn(new long[] { c.Tokens, c.DModel }, device: device);  // [T, d]
+        var upstream = torch.randn(new long[] { c.Tokens, c.DModel }, device: device); // [T, d] dL/dy
+
+        double TimeMoe()
+        {
+            using var scope = NewDisposeScope();
+            moe.zero_grad();
+            var x = input.detach().requires_grad_(true);
+            Synchronize(device);
+            var sw = Stopwatch.StartNew();
+            var y = moe.forward(x).Output;                           // [T, d]
+            y.mul(upstream).sum().backward();
+            Synchronize(device);
+            return sw.Elapsed.TotalMilliseconds;
+        }
+        double TimeDense()
+        {
+            using var scope = NewDisposeScope();
+            dense.zero_grad();
+            var x = input.detach().requires_grad_(true);
+            Synchronize(device);
+            var sw = Stopwatch.StartNew();
+            var y = dense.forward(x);                                // [T, d]
+            y.mul(upstream).sum().backward();
+            Synchronize(device);
+            return sw.Elapsed.TotalMilliseconds;
+        }
+
+        for (int i = 0; i < warmup; i++) { TimeMoe(); TimeDense(); }
+        var moeTimes = new List<double>();
+        var denseTimes = new List<double>();
+        for (int i = 0; i < repetitions; i++)
+        {
+            if (i % 2 == 0) { moeTimes.Add(TimeMoe()); denseTimes.Add(TimeDense()); }
+            else { denseTimes.Add(TimeDense()); moeTimes.Add(TimeMoe()); }
+        }
+        var moeCost = CostModel.Moe(c.LayerOptions);
+        var denseCost = CostModel.FeedForward(c.DenseShape);
+        double moeMs = Median(moeTimes), denseMs = Median(denseTimes);
+        double Gflops(ModelCost cost, double ms) => 3 * cost.ForwardFlopsPerToken * c.Tokens / (ms * 1e-3) / 1e9;
+        return new MoeBenchResult(c, moeMs, denseMs, Gflops(moeCost, moeMs), Gflops(denseCost, denseMs), moeCost, denseCost, moeTimes, denseTimes);
+    }
+
+    public static double Median(IReadOnlyList<double> values)
+    {
+        var s = values.OrderBy(v => v).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    private static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA) torch.cuda.synchronize(device);
+    }
+}

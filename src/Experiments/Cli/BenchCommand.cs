@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Globalization;
+using MoeLab.Experiments.Bench;
+using MoeLab.Models.Runtime;
+using TorchSharp;
+
+namespace MoeLab.Experiments.Cli;
+
+/// <summary>`moelab bench`: MoE forward+backward against the dense FFN with the same active
+/// parameters (issue 2's two shapes), medians of interleaved repetitions.</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var repetitions = new Option<int>("--repetitions") { Description = "Timed repetitions per variant (median reported; ≥ 10 recommended).", DefaultValueFactory = _ => 20 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions per variant.", DefaultValueFactory = _ => 3 };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
+        var threads = new Option<int>("--threads") { Description = "Torch intra-op threads (0 = library default).", DefaultValueFactory = _ => 0 };
+        var only = new Option<string>("--case") { Description = "Run only the named case (E8-top2 or E32-top4-fine); default all.", DefaultValueFactory = _ => "all" };
+        var tokens = new Option<int>("--tokens") { Description = "Override the number of tokens (default 4096).", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("bench", "Time MoE forward+backward vs a dense FFN with the same active parameters.");
+        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens }) cmd.Options.Add(o);
+        cmd.SetAction(r => Run(Console.Out, r.GetValue(repetitions), r.GetValue(warmup), r.GetValue(device) ?? "auto",
+            r.GetValue(threads), r.GetValue(only) ?? "all", r.GetValue(tokens)));
+        return cmd;
+    }
+
+    public static int Run(TextWriter output, int repetitions, int warmup, string deviceName, int threads, string only, int tokens)
+    {
+        if (repetitions < 1) { output.WriteLine($"--repetitions must be ≥ 1, got {repetitions}."); return 2; }
+        if (warmup < 0) { output.WriteLine($"--warmup must be ≥ 0, got {warmup}."); return 2; }
+        var cases = MoeBenchCase.Standard.Where(c => only == "all" || c.Name.Equals(only, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (cases.Count == 0)
+        {
+            output.WriteLine($"--case '{only}' is not one of: all, {string.Join(", ", MoeBenchCase.Standard.Select(c => c.Name))}.");
+            return 2;
+        }
+        if (tokens > 0) cases = cases.Select(c => c with { Tokens = tokens }).ToList();
+        var device = TorchDevice.Resolve(deviceName);
+        if (threads > 0) torch.set_num_threads(threads);
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine($"moelab bench: device {device}, torch threads {torch.get_num_threads()}, {Environment.ProcessorCount} logical cores, fp32");
+        output.WriteLine($"malloc env: MALLOC_MMAP_MAX_={Env("MALLOC_MMAP_MAX_")} MALLOC_TRIM_THRESHOLD_={Env("MALLOC_TRIM_THRESHOLD_")}" +
+                         " (the ./moelab wrapper sets 0 and 17179869184; unset means glibc defaults)");
+        output.WriteLine($"median of {repetitions} interleaved forward+backward passes after {warmup} warm-up; GFLOP/s = 3 × active forward FLOPs / time");
+        output.WriteLine();
+        output.WriteLine(string.Format(inv, "{0,-15} {1,6} {2,5} {3,6} {4,4} {5,3} | {6,9} {7,8} | {8,9} {9,8} | {10,6}",
+            "case", "tokens", "d", "d_ff", "E", "k", "MoE ms", "GFLOP/s", "dense ms", "GFLOP/s", "ratio"));
+        foreach (var c in cases)
+        {
+            var r = MoeBenchmark.Run(c, warmup, repetitions, device);
+            output.WriteLine(string.Format(inv, "{0,-15} {1,6} {2,5} {3,6} {4,4} {5,3} | {6,9:F2} {7,8:F1} | {8,9:F2} {9,8:F1} | {10,6:F3}",
+                c.Name, c.Tokens, c.DModel, c.DHidden, c.Experts, c.TopK, r.MoeMedianMs, r.MoeGflops, r.DenseMedianMs, r.DenseGflops, r.Ratio));
+            output.WriteLine(string.Format(inv, "    MoE: {0}", r.MoeCost));
+            output.WriteLine(string.Format(inv, "    dense (d_ff {0}): {1}", c.DenseShape.DHidden, r.DenseCost));
+        }
+        return 0;
+    }
+
+    private static string Env(string name) => Environment.GetEnvironmentVariable(name) ?? "unset";
+}
