@@ -55,3 +55,27 @@ public sealed class DynaMoeReportTests : IDisposable
         Assert.Contains("3 cells", e.Message);
     }
 }
+
+/// <summary>The reference cpu-preset runs shipped in results/reference (what the notebook reads).</summary>
+public sealed class DynaMoeReferenceResultsTests
+{
+    private static string Root => Path.Combine(MoeLab.Experiments.Runtime.RunLayout.FindRepoRoot(AppContext.BaseDirectory)!, "results", "reference", "dynamoe-images");
+
+    [Fact]
+    public void ReferenceRunsLoadAndShowFixedVersusDynamicCounts()
+    {
+        var runs = DynaMoeReport.FindRuns(Root, "cpu-seed");
+        Assert.Equal(3, runs.Count);
+        var rows = DynaMoeReport.LoadSummaries(runs);
+        var table = DynaMoeReport.Aggregate(rows, "accuracy");
+        Assert.Equal(15, table.Rows.Count);
+        Assert.All(table.Rows, r => Assert.Equal(3, (int)r["seeds"]));
+        double Spread(string arm) => rows.Where(r => r.Arm == arm).Average(r => r.Get("experts_per_token_std"));
+        Assert.Equal(0.0, Spread("uniform-token-matched"), 9);   // per-token percentile: fixed count
+        Assert.Equal(0.0, Spread("uniform-top2"), 9);
+        Assert.True(Spread("uniform-batch-matched") > 0.3);      // batch percentile: dynamic
+        Assert.True(Spread("uniform-top-p") > 0.3);
+        Assert.NotNull(DynaMoeReport.SelectSchedule(rows, "accuracy"));
+        Assert.NotNull(DynaMoeReport.HistogramChart(runs[0], "uniform-batch-matched"));
+    }
+}
