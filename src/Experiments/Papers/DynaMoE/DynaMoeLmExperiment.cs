@@ -33,11 +33,15 @@ public sealed class DynaMoeLmExperiment : Experiment<DynaMoeLmConfig>
         Arms = LmArms with { Schedules = ["uniform", "descending"] },
     };
 
+    /// <summary>1,000 documents, length 128, d = 32, 4 layers, N̄ = 8 (4..12); 40 steps of 16 sequences
+    /// (≈ 82k tokens, a third of an epoch) and six arms (dense, top-k, uniform/descending/ascending
+    /// batch percentile, top-p): ≈ 0.3M parameters, inside the paper's 85K–1.4M LM range. Sized so one
+    /// seed fits in minutes on a loaded 2-core machine (ours); the LM learns little at this budget.</summary>
     public static DynaMoeLmConfig Cpu { get; } = new()
     {
-        Model = new DynaMoeModelConfig { Width = 64, ExpertHidden = 64, Layers = 4, MeanExperts = 8, MinExperts = 4, MaxExperts = 12 },
-        Train = new DynaMoeTrainConfig { Epochs = 1, BatchSize = 32, GradientVarianceBatches = 10, LogEvery = 20 },
-        Arms = LmArms,
+        Model = new DynaMoeModelConfig { Width = 32, ExpertHidden = 32, Layers = 4, MeanExperts = 8, MinExperts = 4, MaxExperts = 12 },
+        Train = new DynaMoeTrainConfig { Epochs = 1, BatchSize = 16, MaxSteps = 40, GradientVarianceBatches = 4, LogEvery = 10 },
+        Arms = LmArms with { Schedules = ["uniform", "descending", "ascending"] },
     };
 
     public static DynaMoeLmConfig Paper { get; } = new()

@@ -153,6 +153,9 @@ public sealed class MlpLanguageModel : nn.Module<Tensor, NetworkOutput>
     {
         SequenceLength = sequenceLength;
         tokens = nn.Embedding(vocabulary, model.Width, device: device);
+        // GPT-2 initialisation N(0, 0.02²): with the tied output layer, TorchSharp's default N(0, 1)
+        // would start at logits of std ≈ √d and a loss far above ln V.
+        using (torch.no_grad()) nn.init.normal_(tokens.weight!, 0, 0.02);
         positions = new Parameter(torch.randn(sequenceLength, model.Width, device: device).mul(0.02));
         var one = model with { Layers = 1 };
         for (int l = 0; l < model.Layers; l++)

@@ -43,3 +43,26 @@ public sealed class DynaMoeRoutingTests
         Assert.InRange(mean, 1.7, 2.6);   // ≈ a quarter of 8 (plus the at-least-one rule)
     }
 }
+
+public sealed class MlpLanguageModelTests
+{
+    [Fact]
+    public void UntrainedModelStartsNearUniformLossAndIsCausal()
+    {
+        torch.manual_seed(0);
+        var model = new DynaMoeModelConfig { Width = 16, ExpertHidden = 16, Layers = 2, MeanExperts = 4, TopK = 1 };
+        var arm = new DynaMoeArm("t", ArmKind.TopK, "uniform", "matched", null, [4, 4]);
+        using var lm = new MlpLanguageModel(500, 12, arm, model, torch.CPU);
+        lm.eval();
+        using var ids = torch.randint(0, 500, new long[] { 4, 12 });        // [B, T]
+        var logits = lm.forward(ids).Output;                                 // [B, T, V]
+        double loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 500), ids.reshape(-1)).item<float>();
+        Assert.InRange(loss, Math.Log(500) - 0.5, Math.Log(500) + 0.5);
+        // changing the last token must not change predictions at earlier positions
+        using var changed = ids.clone();
+        changed[.., 11] = torch.tensor(7L);
+        var logits2 = lm.forward(changed).Output;
+        Assert.True(logits.narrow(1, 0, 11).allclose(logits2.narrow(1, 0, 11), rtol: 1e-5, atol: 1e-6));
+        Assert.False(logits.narrow(1, 11, 1).allclose(logits2.narrow(1, 11, 1)));
+    }
+}

@@ -3,6 +3,12 @@ using MoeLab.Experiments.Papers.DynaMoE;
 
 namespace MoeLab.Experiments.Tests.Papers.DynaMoE;
 
+/// <summary>Runs alone: the experiments seed torch's process-global generator, which tests running in
+/// parallel (any that draw random tensors) would otherwise advance mid-run.</summary>
+[CollectionDefinition(nameof(DynaMoeSmokeTests), DisableParallelization = true)]
+public sealed class DynaMoeSmokeCollection;
+
+[Collection(nameof(DynaMoeSmokeTests))]
 public sealed class DynaMoeSmokeTests
 {
     [Fact]
