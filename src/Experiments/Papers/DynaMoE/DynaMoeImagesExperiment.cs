@@ -16,7 +16,7 @@ namespace MoeLab.Experiments.Papers.DynaMoE;
 /// <c>--preset cpu</c> (Fashion-MNIST from Debian's dataset-fashion-mnist; measured ≈ 29 min per seed
 /// on the heavily shared 2-core dev VM at load average 20–35, three seeds in parallel);
 /// <c>--preset paper</c> (GPU). Until the runtime's <c>moelab run</c> is merged:
-/// <c>./moelab dynamoe images --preset cpu --seeds 0,1,2</c>.</para></summary>
+/// <c>./moelab run dynamoe-images --preset cpu --seeds 3</c>.</para></summary>
 public sealed class DynaMoeImagesExperiment : Experiment<DynaMoeImagesConfig>
 {
     public override string Name => "dynamoe-images";

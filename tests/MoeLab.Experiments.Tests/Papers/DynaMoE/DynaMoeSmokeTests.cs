@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Runtime;
 using MoeLab.Experiments.Data;
 using MoeLab.Experiments.Papers.DynaMoE;
 
@@ -17,28 +18,28 @@ public sealed class DynaMoeSmokeTests
         var experiment = new DynaMoeImagesExperiment();
         var config = experiment.TypedPresets["smoke"];
         Assert.Empty(experiment.Validate(config));
-        var ctx = new RecordingRunContext(seed: 1);
+        var ctx = new InMemoryRunContext("dynamoe", "smoke", 1);
         experiment.Run(config, ctx);
 
         var arms = DynaMoeArm.Enumerate(config.Model, config.Arms);
         foreach (var arm in arms)
         {
-            Assert.True(ctx.Summary.ContainsKey(arm.Name), $"no summary for {arm.Name}");
-            var v = ctx.Summary[arm.Name].Values;
+            Assert.True(ctx.SummaryByArm.ContainsKey(arm.Name), $"no summary for {arm.Name}");
+            var v = ctx.SummaryByArm[arm.Name].Values;
             Assert.InRange(v["test_accuracy"], 0.0, 1.0);
             Assert.True(v["total_params"] >= v["active_params"]);
             Assert.True(double.IsFinite(v["grad_var_init"]) && v["grad_var_init"] >= 0);
             if (arm.Kind != ArmKind.Dense)
                 Assert.InRange(v["experts_per_token_mean"], 1.0, arm.ExpertsPerLayer.Max());
         }
-        Assert.True(ctx.Summary.ContainsKey("selected-schedule"));
-        Assert.Contains(ctx.Summary["selected-schedule"].Labels["selected_arm"], arms.Select(a => a.Name));
+        Assert.True(ctx.SummaryByArm.ContainsKey("selected-schedule"));
+        Assert.Contains(ctx.SummaryByArm["selected-schedule"].Labels["selected_arm"], arms.Select(a => a.Name));
         var hist = ctx.Tables["experts_per_token"];
         Assert.True(hist.Rows.Count > 0);
         // every (arm, layer) histogram sums to 1
         var sums = hist.Rows.GroupBy(r => ((string)r[0], (int)r[1])).Select(g => g.Sum(r => (double)r[3]));
         Assert.All(sums, s => Assert.Equal(1.0, s, 6));
-        Assert.Contains(ctx.Metrics, m => m.Values.ContainsKey("train_loss"));
+        Assert.Contains(ctx.Metrics, m => m.Metric == "train_loss");
         Assert.Single(ctx.Figures);
     }
 
@@ -50,14 +51,14 @@ public sealed class DynaMoeSmokeTests
         {
             Arms = new DynaMoeArmsConfig { Dense = false, Schedules = ["descending"], BudgetModes = ["matched"], UniformPerTokenPercentile = false, TopP = false },
         };
-        var a = new RecordingRunContext(seed: 5);
+        var a = new InMemoryRunContext("dynamoe", "smoke", 5);
         experiment.Run(config, a);
-        var b = new RecordingRunContext(seed: 5);
+        var b = new InMemoryRunContext("dynamoe", "smoke", 5);
         experiment.Run(config, b);
-        foreach (string arm in a.Summary.Keys.Where(k => k != "selected-schedule"))
+        foreach (string arm in a.SummaryByArm.Keys.Where(k => k != "selected-schedule"))
         {
-            Assert.Equal(a.Summary[arm].Values["test_loss"], b.Summary[arm].Values["test_loss"]);
-            Assert.Equal(a.Summary[arm].Values["grad_var_final"], b.Summary[arm].Values["grad_var_final"]);
+            Assert.Equal(a.SummaryByArm[arm].Values["test_loss"], b.SummaryByArm[arm].Values["test_loss"]);
+            Assert.Equal(a.SummaryByArm[arm].Values["grad_var_final"], b.SummaryByArm[arm].Values["grad_var_final"]);
         }
     }
 
@@ -67,14 +68,14 @@ public sealed class DynaMoeSmokeTests
         var experiment = new DynaMoeLmExperiment();
         var config = experiment.TypedPresets["smoke"];
         Assert.Empty(experiment.Validate(config));
-        var ctx = new RecordingRunContext(seed: 2);
+        var ctx = new InMemoryRunContext("dynamoe", "smoke", 2);
         experiment.Run(config, ctx);
         foreach (var arm in DynaMoeArm.Enumerate(config.Model, config.Arms))
         {
-            double ppl = ctx.Summary[arm.Name].Values["test_perplexity"];
+            double ppl = ctx.SummaryByArm[arm.Name].Values["test_perplexity"];
             Assert.True(double.IsFinite(ppl) && ppl > 1, $"{arm.Name}: perplexity {ppl}");
         }
-        Assert.Contains(ctx.Lines, l => l.StartsWith("corpus: 40 of"));
+        Assert.Contains(ctx.LogLines, l => l.StartsWith("corpus: 40 of"));
     }
 
     [Fact]
@@ -83,7 +84,7 @@ public sealed class DynaMoeSmokeTests
         if (ImageDataSources.IsAvailable(ImageDataSources.Mnist)) return; // a machine with MNIST configured
         var experiment = new DynaMoeImagesExperiment();
         var e = Assert.Throws<DataUnavailableException>(() =>
-            experiment.Run(experiment.TypedPresets["smoke"] with { Dataset = ImageDataSources.Mnist }, new RecordingRunContext()));
+            experiment.Run(experiment.TypedPresets["smoke"] with { Dataset = ImageDataSources.Mnist }, new InMemoryRunContext("dynamoe", "smoke", 1)));
         Assert.Contains("MOELAB_MNIST_DIR", e.Message);
     }
 
