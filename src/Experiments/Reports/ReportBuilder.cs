@@ -18,6 +18,8 @@ public static class ReportBuilder
 {
     /// <summary>At most this many run figures are embedded (the report says how many were left out).</summary>
     public const int MaxRunFigures = 60;
+    public const int MaxRunTables = 40;
+    public const int MaxTableRows = 30;
 
     /// <summary>Builds the report of results/&lt;experimentName&gt;/ under <paramref name="resultsRoot"/>
     /// (default <see cref="RunLayout.DefaultResultsRoot"/>) into <paramref name="outPath"/> (default
@@ -45,7 +47,7 @@ public static class ReportBuilder
         html.Append(". ").Append(set.Records.Count).Append(" run(s): ")
             .Append(Enc(string.Join(", ", set.Records.GroupBy(r => r.Status).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"))))
             .Append(". Aggregates use completed runs only.</p>\n");
-        html.Append("<nav><a href=\"#runs\">Runs</a> · <a href=\"#summary\">Summary</a> · <a href=\"#curves\">Curves</a> · <a href=\"#figures\">Run figures</a> · <a href=\"#configs\">Configs</a></nav>\n");
+        html.Append("<nav><a href=\"#runs\">Runs</a> · <a href=\"#summary\">Summary</a> · <a href=\"#curves\">Curves</a> · <a href=\"#figures\">Run figures</a> · <a href=\"#tables\">Run tables</a> · <a href=\"#configs\">Configs</a></nav>\n");
 
         // Runs table.
         html.Append("<h2 id=\"runs\">Runs</h2>\n");
@@ -126,6 +128,43 @@ public static class ReportBuilder
         if (figureFiles.Count > runFigures)
             html.Append("<p class=\"meta\">").Append(figureFiles.Count - runFigures).Append(" more run figure(s) not embedded (limit ")
                 .Append(MaxRunFigures).Append("); they are in each run's figures/ folder.</p>\n");
+
+        // Tables the runs saved: each table of the first completed run that has it (capped rows);
+        // the other runs' copies are in their tables/ folders.
+        html.Append("<h2 id=\"tables\">Tables saved by runs</h2>\n");
+        var tableFiles = set.Records
+            .Where(r => r.Status == RunLayout.Status.Completed && Directory.Exists(r.TablesDirectory))
+            .SelectMany(r => Directory.GetFiles(r.TablesDirectory, "*.csv").Select(f => (Run: r, File: f)))
+            .GroupBy(t => Path.GetFileNameWithoutExtension(t.File))
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .ToList();
+        if (tableFiles.Count == 0) html.Append("<p>No completed run saved a table.</p>\n");
+        foreach (var group in tableFiles.Take(MaxRunTables))
+        {
+            var (run, file) = group.OrderBy(t => t.Run.Seed ?? long.MaxValue).First();
+            html.Append("<h3>").Append(Enc(group.Key)).Append("</h3>\n<p class=\"meta\">").Append(Enc(RelativeRunName(run, source)))
+                .Append(" · seed ").Append(run.Seed?.ToString(CultureInfo.InvariantCulture) ?? "?");
+            if (group.Count() > 1) html.Append(" (").Append(group.Count() - 1).Append(" more run(s) have this table)");
+            html.Append("</p>\n");
+            try
+            {
+                var frame = FrameIO.LoadCsv(file);
+                var header = frame.Columns.Select(c => c.Name).ToList();
+                var rows = new List<string[]>();
+                for (long r = 0; r < Math.Min(frame.Rows.Count, MaxTableRows); r++)
+                    rows.Add(frame.Columns.Select(c => FrameColumns.Format(c[r])).ToArray());
+                html.Append(Table(header, rows));
+                if (frame.Rows.Count > MaxTableRows)
+                    html.Append("<p class=\"meta\">").Append(frame.Rows.Count - MaxTableRows).Append(" more row(s) in ").Append(Enc(file)).Append("</p>\n");
+            }
+            catch (Exception e) when (e is FormatException or InvalidDataException or IOException)
+            {
+                html.Append("<p class=\"error\">").Append(Enc(e.Message)).Append("</p>\n");
+            }
+        }
+        if (tableFiles.Count > MaxRunTables)
+            html.Append("<p class=\"meta\">").Append(tableFiles.Count - MaxRunTables).Append(" more table(s) not shown (limit ")
+                .Append(MaxRunTables).Append(").</p>\n");
 
         // Configs.
         html.Append("<h2 id=\"configs\">Configs used</h2>\n");

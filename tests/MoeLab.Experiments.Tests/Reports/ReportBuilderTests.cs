@@ -59,6 +59,25 @@ public class ReportBuilderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ReportShowsTablesSavedByCompletedRuns()
+    {
+        using var fake = new FakeRuns();
+        string exp = fake.WriteToySweep();
+        string tables = Path.Combine(exp, "sweep-1", "e4-s1", "tables");
+        Directory.CreateDirectory(tables);
+        File.WriteAllText(Path.Combine(tables, "assignment.csv"), "expert,task_a,task_b\n0,17,3\n1,2,911\n");
+        string outPath = Path.Combine(fake.Root, "out", "report.html");
+
+        ReportBuilder.Build("toy", fake.Root, outPath);
+        string html = File.ReadAllText(outPath);
+
+        Assert.Contains("<h2 id=\"tables\">", html, StringComparison.Ordinal);
+        Assert.Contains("<h3>assignment</h3>", html, StringComparison.Ordinal);
+        Assert.Contains("<th>task_b</th>", html, StringComparison.Ordinal);
+        Assert.Contains("<td>911</td>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ReportCommandNamesAMissingExperiment()
     {
         using var fake = new FakeRuns();
