@@ -80,19 +80,14 @@ public sealed class DynaMoeImagesExperiment : Experiment<DynaMoeImagesConfig>
         using var test = ToDevice(testSet, device);
 
         var arms = DynaMoeArm.Enumerate(config.Model, config.Arms);
-        var results = new List<DynaMoeArmResult>();
-        for (int a = 0; a < arms.Count; a++)
+        DynaMoeRunner.RunArms(arms, context, "accuracy", arm =>
         {
-            var arm = arms[a];
-            context.Log($"arm {a + 1}/{arms.Count}: {arm.Name} (N_l = [{string.Join(", ", arm.ExpertsPerLayer)}])");
             TorchDevice.Seed(context.Seed);                                    // same init stream for every arm
             var random = new Random(unchecked((int)context.Seed * 7919 + 17)); // same data order for every arm
             using var network = new DynaMoeClassifier(trainSet.FeatureCount, trainSet.ClassCount, arm, config.Model, device);
-            var result = DynaMoeRunner.TrainAndMeasure(network, network.Stack.ExpertParameters, arm, train, validation, test,
+            return DynaMoeRunner.TrainAndMeasure(network, network.Stack.ExpertParameters, arm, train, validation, test,
                 config.Train, random, context, evalBatch: 1024, excludedFromActive: 0);
-            results.Add(result);
-        }
-        DynaMoeRunner.Report(results, context, "accuracy");
+        });
     }
 
     private static DeviceSplit ToDevice(ImageDataset d, Device device) => new(

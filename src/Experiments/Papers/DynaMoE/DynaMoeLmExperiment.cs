@@ -79,19 +79,15 @@ public sealed class DynaMoeLmExperiment : Experiment<DynaMoeLmConfig>
         using var test = Windows(corpus, corpus.Test, device, "test");
 
         var arms = DynaMoeArm.Enumerate(config.Model, config.Arms);
-        var results = new List<DynaMoeArmResult>();
-        for (int a = 0; a < arms.Count; a++)
+        DynaMoeRunner.RunArms(arms, context, "perplexity", arm =>
         {
-            var arm = arms[a];
-            context.Log($"arm {a + 1}/{arms.Count}: {arm.Name} (N_l = [{string.Join(", ", arm.ExpertsPerLayer)}])");
-            TorchDevice.Seed(context.Seed);
-            var random = new Random(unchecked((int)context.Seed * 7919 + 17));
+            TorchDevice.Seed(context.Seed);                                    // same init stream for every arm
+            var random = new Random(unchecked((int)context.Seed * 7919 + 17)); // same data order for every arm
             using var network = new MlpLanguageModel(corpus.VocabularySize, config.SequenceLength, arm, config.Model, device);
             // Active parameters include the whole (tied) embedding table, as total parameters do.
-            results.Add(DynaMoeRunner.TrainAndMeasure(network, network.ExpertParameters, arm, train, validation, test,
-                config.Train, random, context, evalBatch: 64, excludedFromActive: 0));
-        }
-        DynaMoeRunner.Report(results, context, "perplexity");
+            return DynaMoeRunner.TrainAndMeasure(network, network.ExpertParameters, arm, train, validation, test,
+                config.Train, random, context, evalBatch: 64, excludedFromActive: 0);
+        });
     }
 
     private static DeviceSplit Windows(BpeCorpus corpus, int[] stream, Device device, string split)

@@ -20,6 +20,10 @@ public sealed record DynaMoeArmResult(
     double TrainSeconds,
     double WallSeconds);
 
+/// <summary>Checkpoint of a DynaMoE run: the arms completed so far, in run order, with everything
+/// measured (summary values, histograms, schedule rows and selection inputs derive from it).</summary>
+public sealed record DynaMoeArmsCheckpoint(List<DynaMoeArmResult> Completed);
+
 /// <summary>The per-arm protocol shared by the image and LM experiments, and the logging of its
 /// results (summary rows, histogram and schedule tables, a figure).</summary>
 public static class DynaMoeRunner
@@ -40,44 +44,97 @@ public static class DynaMoeRunner
         return new DynaMoeArmResult(arm, val, tst, total, active, gradInit, gradFinal, steps, seconds, wall.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Logs summary rows (one per arm, plus "selected-schedule": the dynamic schedule arm
-    /// with the best validation metric of this run, reported on test), the histogram and schedule
-    /// tables and a test-metric bar chart. <paramref name="metric"/> is "accuracy" (higher is
-    /// better) or "perplexity" (lower is better).</summary>
+    /// <summary>Name of the checkpoint entry holding the completed arms (<see cref="DynaMoeArmsCheckpoint"/>).</summary>
+    public const string CheckpointEntry = "dynamoe-arms";
+
+    /// <summary>Runs every arm through <paramref name="trainArm"/> with per-arm checkpointing, then
+    /// <see cref="Report"/>s. After each completed arm its summary row is logged and the list of
+    /// completed arms (everything the run-level tables, figure and schedule selection need) is saved
+    /// as the JSON checkpoint entry <see cref="CheckpointEntry"/>. On a resumed run the stored arms are
+    /// re-logged and skipped; the arm that was interrupted restarts from scratch (its history rows are
+    /// replaced by the runtime). Each arm's randomness depends only on the run seed (the arm callbacks
+    /// reseed torch and build their own <see cref="Random"/>s), so skipping earlier arms changes nothing.
+    /// Cancellation: the trainer throws <see cref="OperationCanceledException"/> inside an arm; a
+    /// request that arrives while an arm is being evaluated is honoured right after its checkpoint.</summary>
+    public static IReadOnlyList<DynaMoeArmResult> RunArms(IReadOnlyList<DynaMoeArm> arms, RunContext context, string metric,
+        Func<DynaMoeArm, DynaMoeArmResult> trainArm)
+    {
+        var results = new List<DynaMoeArmResult>();
+        if (context.Checkpoints.LoadJson<DynaMoeArmsCheckpoint>(CheckpointEntry) is { } saved)
+        {
+            var stored = saved.Completed ?? [];
+            if (stored.Count > arms.Count)
+                throw new InvalidOperationException($"Checkpoint entry '{CheckpointEntry}' holds {stored.Count} completed arms, " +
+                    $"but this config has only {arms.Count}; it belongs to a different config.");
+            for (int a = 0; a < stored.Count; a++)
+            {
+                if (stored[a].Arm.Name != arms[a].Name || !stored[a].Arm.ExpertsPerLayer.SequenceEqual(arms[a].ExpertsPerLayer))
+                    throw new InvalidOperationException($"Checkpoint entry '{CheckpointEntry}': completed arm {a + 1} is " +
+                        $"'{stored[a].Arm.Name}' but this config's arm {a + 1} is '{arms[a].Name}'; it belongs to a different config.");
+                results.Add(stored[a]);
+                LogArm(stored[a], context, metric);
+            }
+            context.Log($"resuming: {stored.Count} of {arms.Count} arms restored from the checkpoint" +
+                        (stored.Count < arms.Count ? $", continuing with {arms[stored.Count].Name}" : ""));
+        }
+        for (int a = results.Count; a < arms.Count; a++)
+        {
+            var arm = arms[a];
+            context.Cancellation.ThrowIfCancellationRequested();
+            context.Log($"arm {a + 1}/{arms.Count}: {arm.Name} (N_l = [{string.Join(", ", arm.ExpertsPerLayer)}])");
+            var result = trainArm(arm);
+            results.Add(result);
+            LogArm(result, context, metric);
+            context.Checkpoints.SaveJson(CheckpointEntry, new DynaMoeArmsCheckpoint(results.ToList()));
+        }
+        context.Cancellation.ThrowIfCancellationRequested();
+        Report(results, context, metric);
+        return results;
+    }
+
+    private static double Score(ArmEvaluation e, string metric) => metric == "perplexity" ? Math.Exp(e.Loss) : e.Accuracy;
+
+    /// <summary>Logs the summary row of one completed arm (and a log line).</summary>
+    public static void LogArm(DynaMoeArmResult r, RunContext context, string metric)
+    {
+        double Score(ArmEvaluation e) => DynaMoeRunner.Score(e, metric);
+        var values = new Dictionary<string, double>
+        {
+            [$"val_{metric}"] = Score(r.Validation),
+            [$"test_{metric}"] = Score(r.Test),
+            ["val_loss"] = r.Validation.Loss,
+            ["test_loss"] = r.Test.Loss,
+            ["test_accuracy"] = r.Test.Accuracy,
+            ["total_params"] = r.TotalParameters,
+            ["active_params"] = r.ActiveParameters,
+            ["total_experts"] = r.Arm.ExpertsPerLayer.Sum(),
+            ["experts_per_token_mean"] = r.Test.MeanExpertsPerToken.Count == 0 ? double.NaN : r.Test.MeanExpertsPerToken.Average(),
+            ["experts_per_token_std"] = r.Test.StdExpertsPerToken.Count == 0 ? double.NaN : r.Test.StdExpertsPerToken.Average(),
+            ["grad_norm_init"] = r.GradientAtInit.MeanNorm,
+            ["grad_var_init"] = r.GradientAtInit.Variance,
+            ["grad_relvar_init"] = r.GradientAtInit.RelativeVariance,
+            ["grad_norm_final"] = r.GradientAfterTraining.MeanNorm,
+            ["grad_var_final"] = r.GradientAfterTraining.Variance,
+            ["grad_relvar_final"] = r.GradientAfterTraining.RelativeVariance,
+            ["steps"] = r.Steps,
+            ["train_seconds"] = r.TrainSeconds,
+            ["wall_seconds"] = r.WallSeconds,
+        };
+        context.LogSummary(r.Arm.Name, values, Labels(r));
+        context.Log($"{r.Arm.Name}: val {metric} {Score(r.Validation):F4}, test {metric} {Score(r.Test):F4}, " +
+                    $"params {r.TotalParameters} total / {r.ActiveParameters:F0} active, experts/token per layer " +
+                    $"[{string.Join(", ", r.Test.MeanExpertsPerToken.Select(m => m.ToString("F2", CultureInfo.InvariantCulture)))}], " +
+                    $"grad var {r.GradientAtInit.Variance:G3} → {r.GradientAfterTraining.Variance:G3}, {r.WallSeconds:F1} s");
+    }
+
+    /// <summary>Run-level results after all arms (whose rows <see cref="LogArm"/> logged): the
+    /// "selected-schedule" summary row (the dynamic schedule arm with the best validation metric of
+    /// this run, reported on test), the histogram and schedule tables and a test-metric bar chart.
+    /// <paramref name="metric"/> is "accuracy" (higher is better) or "perplexity" (lower is better).</summary>
     public static void Report(IReadOnlyList<DynaMoeArmResult> results, RunContext context, string metric)
     {
         bool perplexity = metric == "perplexity";
-        double Score(ArmEvaluation e) => perplexity ? Math.Exp(e.Loss) : e.Accuracy;
-        foreach (var r in results)
-        {
-            var values = new Dictionary<string, double>
-            {
-                [$"val_{metric}"] = Score(r.Validation),
-                [$"test_{metric}"] = Score(r.Test),
-                ["val_loss"] = r.Validation.Loss,
-                ["test_loss"] = r.Test.Loss,
-                ["test_accuracy"] = r.Test.Accuracy,
-                ["total_params"] = r.TotalParameters,
-                ["active_params"] = r.ActiveParameters,
-                ["total_experts"] = r.Arm.ExpertsPerLayer.Sum(),
-                ["experts_per_token_mean"] = r.Test.MeanExpertsPerToken.Count == 0 ? double.NaN : r.Test.MeanExpertsPerToken.Average(),
-                ["experts_per_token_std"] = r.Test.StdExpertsPerToken.Count == 0 ? double.NaN : r.Test.StdExpertsPerToken.Average(),
-                ["grad_norm_init"] = r.GradientAtInit.MeanNorm,
-                ["grad_var_init"] = r.GradientAtInit.Variance,
-                ["grad_relvar_init"] = r.GradientAtInit.RelativeVariance,
-                ["grad_norm_final"] = r.GradientAfterTraining.MeanNorm,
-                ["grad_var_final"] = r.GradientAfterTraining.Variance,
-                ["grad_relvar_final"] = r.GradientAfterTraining.RelativeVariance,
-                ["steps"] = r.Steps,
-                ["train_seconds"] = r.TrainSeconds,
-                ["wall_seconds"] = r.WallSeconds,
-            };
-            context.LogSummary(r.Arm.Name, values, Labels(r));
-            context.Log($"{r.Arm.Name}: val {metric} {Score(r.Validation):F4}, test {metric} {Score(r.Test):F4}, " +
-                        $"params {r.TotalParameters} total / {r.ActiveParameters:F0} active, experts/token per layer " +
-                        $"[{string.Join(", ", r.Test.MeanExpertsPerToken.Select(m => m.ToString("F2", CultureInfo.InvariantCulture)))}], " +
-                        $"grad var {r.GradientAtInit.Variance:G3} → {r.GradientAfterTraining.Variance:G3}, {r.WallSeconds:F1} s");
-        }
+        double Score(ArmEvaluation e) => DynaMoeRunner.Score(e, metric);
 
         // Schedule choice on validation (never test), among the dynamic (batch-percentile) schedule arms.
         var candidates = results.Where(r => r.Arm.Kind == ArmKind.Percentile && r.Arm.RoutingFamily == "dynamic").ToList();
