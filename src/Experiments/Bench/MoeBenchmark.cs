@@ -1,3 +1,4 @@
+using MoeLab.Metrics.Statistics;
 using System.Diagnostics;
 using MoeLab.Models.Accounting;
 using MoeLab.Models.Dispatch;
@@ -101,11 +102,7 @@ public static class MoeBenchmark
         return new MoeBenchResult(c, moeMs, denseMs, Gflops(moeCost, moeMs), Gflops(denseCost, denseMs), moeCost, denseCost, moeTimes, denseTimes);
     }
 
-    public static double Median(IReadOnlyList<double> values)
-    {
-        var s = values.OrderBy(v => v).ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
+    public static double Median(IReadOnlyList<double> values) => SampleStatistics.Median(values);
 
     private static void Synchronize(Device device)
     {

@@ -1,3 +1,4 @@
+using MoeLab.Metrics.Statistics;
 using MathNet.Numerics.Distributions;
 using Microsoft.Data.Analysis;
 
@@ -26,8 +27,7 @@ public static class SeedAggregation
         if (n == 0) return new Stats(0, null, null, null);
         double mean = values.Sum() / n;
         if (n < 2) return new Stats(1, mean, null, null);
-        double ss = values.Sum(v => (v - mean) * (v - mean));
-        double std = Math.Sqrt(ss / (n - 1));
+        double std = SampleStatistics.Std(values);
         double t = StudentT.InvCDF(0, 1, n - 1, 1 - (1 - confidence) / 2);
         return new Stats(n, mean, std, t * std / Math.Sqrt(n));
     }

@@ -1,3 +1,5 @@
+using MoeLab.Metrics.Statistics;
+
 namespace MoeLab.Experiments.Papers.MoeContinualLearning;
 
 /// <summary>One arm of a study (e.g. M = 5, or Γ = σ0^1.25) over all repetitions.</summary>
@@ -11,7 +13,7 @@ public sealed record ArmResult(string Arm, string Description, int Experts, Gati
 
     /// <summary>Sample standard deviation across repetitions (0 for one repetition).</summary>
     public double[] StdCurve(Func<SimulationResult, double[]> curve) =>
-        Enumerable.Range(0, Rounds).Select(t => RepetitionStatistics.Std(Runs.Select(r => curve(r)[t]))).ToArray();
+        Enumerable.Range(0, Rounds).Select(t => SampleStatistics.Std(Runs.Select(r => curve(r)[t]))).ToArray();
 
     public double[] FinalForgetting => Runs.Select(r => r.Forgetting[^1]).ToArray();
     public double[] FinalGeneralisation => Runs.Select(r => r.Generalisation[^1]).ToArray();
@@ -19,31 +21,6 @@ public sealed record ArmResult(string Arm, string Description, int Experts, Gati
 
 /// <summary>A study: arms × repetitions, with each repetition's pool (shared by all arms).</summary>
 public sealed record StudyResult(string Study, IReadOnlyList<TaskPool> Pools, IReadOnlyList<ArmResult> Arms, TimeSpan Elapsed);
-
-/// <summary>Mean / sample standard deviation / median helpers.</summary>
-public static class RepetitionStatistics
-{
-    public static double Mean(IEnumerable<double> values)
-    {
-        var v = values.ToArray();
-        return v.Length == 0 ? double.NaN : v.Average();
-    }
-
-    public static double Std(IEnumerable<double> values)
-    {
-        var v = values.ToArray();
-        if (v.Length < 2) return 0.0;
-        double mean = v.Average();
-        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1));
-    }
-
-    public static double Median(IEnumerable<double> values)
-    {
-        var v = values.OrderBy(x => x).ToArray();
-        if (v.Length == 0) return double.NaN;
-        return v.Length % 2 == 1 ? v[v.Length / 2] : 0.5 * (v[v.Length / 2 - 1] + v[v.Length / 2]);
-    }
-}
 
 /// <summary>The two studies as pure functions of (config, seed): no files, no logging.
 /// Repetition k of a study uses seeds derived from (run seed, study id, k): one stream for the pool,
@@ -114,25 +91,25 @@ public static class MoeContinualLearningStudies
             ["experts"] = arm.Experts,
             ["rounds"] = rounds,
             ["repetitions"] = arm.Runs.Count,
-            ["final_forgetting_mean"] = RepetitionStatistics.Mean(arm.FinalForgetting),
-            ["final_forgetting_std"] = RepetitionStatistics.Std(arm.FinalForgetting),
-            ["final_generalisation_mean"] = RepetitionStatistics.Mean(arm.FinalGeneralisation),
-            ["final_generalisation_std"] = RepetitionStatistics.Std(arm.FinalGeneralisation),
-            ["final_forgetting_median"] = RepetitionStatistics.Median(arm.FinalForgetting),
-            ["final_generalisation_median"] = RepetitionStatistics.Median(arm.FinalGeneralisation),
+            ["final_forgetting_mean"] = SampleStatistics.Mean(arm.FinalForgetting),
+            ["final_forgetting_std"] = SampleStatistics.Std(arm.FinalForgetting),
+            ["final_generalisation_mean"] = SampleStatistics.Mean(arm.FinalGeneralisation),
+            ["final_generalisation_std"] = SampleStatistics.Std(arm.FinalGeneralisation),
+            ["final_forgetting_median"] = SampleStatistics.Median(arm.FinalForgetting),
+            ["final_generalisation_median"] = SampleStatistics.Median(arm.FinalGeneralisation),
             ["generalisation_mean_at_quarter"] = gMean[rounds / 4 - 1 < 0 ? 0 : rounds / 4 - 1],
             ["generalisation_mean_at_half"] = gMean[rounds / 2 - 1 < 0 ? 0 : rounds / 2 - 1],
             ["termination_rate"] = arm.Runs.Count(r => r.TerminationRound.HasValue) / (double)arm.Runs.Count,
             ["flagged_share_at_end_mean"] = arm.Runs.Average(r => r.FlaggedAtEnd / (double)arm.Experts),
             ["termination_round_mean"] = term.Length == 0 ? double.NaN : term.Average(),
-            ["termination_round_std"] = term.Length == 0 ? double.NaN : RepetitionStatistics.Std(term),
-            ["termination_round_median"] = RepetitionStatistics.Median(term),
+            ["termination_round_std"] = term.Length == 0 ? double.NaN : SampleStatistics.Std(term),
+            ["termination_round_median"] = SampleStatistics.Median(term),
             ["cluster_purity_mean"] = purity.Average(),
             ["late_cluster_purity_mean"] = latePurity.Average(),
-            ["late_cluster_purity_std"] = RepetitionStatistics.Std(latePurity),
+            ["late_cluster_purity_std"] = SampleStatistics.Std(latePurity),
             ["late_cluster_switches_mean"] = lateSwitches.Average(),
             ["last_cluster_switch_round_mean"] = lastSwitch.Average(),
-            ["last_cluster_switch_round_median"] = RepetitionStatistics.Median(lastSwitch),
+            ["last_cluster_switch_round_median"] = SampleStatistics.Median(lastSwitch),
             ["max_load_share_mean"] = maxShare.Average(),
             ["experts_used_mean"] = usedExperts.Average(),
         };

@@ -1,1 +1,0 @@
-namespace MoeLab.Metrics; public static class Placeholder {}
