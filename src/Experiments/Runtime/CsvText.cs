@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Results;
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Analysis;
@@ -70,41 +71,18 @@ public static class CsvText
         return sb.ToString();
     }
 
-    /// <summary>Splits one CSV line (RFC 4180, no embedded newlines).</summary>
-    public static List<string> SplitLine(string line)
-    {
-        var cells = new List<string>();
-        var cur = new StringBuilder();
-        bool inQuotes = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (inQuotes)
-            {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { cur.Append('"'); i++; }
-                else if (c == '"') inQuotes = false;
-                else cur.Append(c);
-            }
-            else if (c == '"') inQuotes = true;
-            else if (c == ',') { cells.Add(cur.ToString()); cur.Clear(); }
-            else cur.Append(c);
-        }
-        cells.Add(cur.ToString());
-        return cells;
-    }
-
     /// <summary>Reads metrics.csv back (used on --resume).</summary>
     public static List<MetricRow> ReadMetrics(string path)
     {
         var rows = new List<MetricRow>();
         if (!File.Exists(path)) return rows;
-        foreach (string line in File.ReadLines(path).Skip(1))
+        var lines = Csv.Parse(File.ReadAllText(path), path);
+        for (int r = 1; r < lines.Count; r++)
         {
-            if (line.Length == 0) continue;
-            var c = SplitLine(line);
-            if (c.Count != 4) throw new FormatException($"{path}: expected 4 cells (step,arm,metric,value) in line '{line}'.");
-            rows.Add(new MetricRow(long.Parse(c[0], CultureInfo.InvariantCulture), c[1], c[2],
-                double.Parse(c[3], NumberStyles.Float, CultureInfo.InvariantCulture)));
+            var c = lines[r];
+            if (c.Count != 4) throw new FormatException($"{path}: expected 4 cells (step,arm,metric,value) in row {r + 1}, found {c.Count}.");
+            rows.Add(new MetricRow(long.Parse(c[0].Text, CultureInfo.InvariantCulture), c[1].Text, c[2].Text,
+                double.Parse(c[3].Text, NumberStyles.Float, CultureInfo.InvariantCulture)));
         }
         return rows;
     }

@@ -1,3 +1,5 @@
+using MoeLab.Experiments.Results;
+using MoeLab.Metrics.Statistics;
 using System.Globalization;
 using Microsoft.Data.Analysis;
 using MoeLab.Experiments.Runtime;
@@ -36,14 +38,14 @@ public static class DynaMoeReport
         foreach (string dir in runDirectories)
         {
             string path = Path.Combine(dir, RunLayout.Summary);
-            var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
-            if (lines.Length == 0) throw new InvalidDataException($"{path}: empty summary.");
-            string[] header = lines[0].Split(',');
+            var lines = Csv.Parse(File.ReadAllText(path), path);
+            if (lines.Count == 0) throw new InvalidDataException($"{path}: empty summary.");
+            string[] header = lines[0].Select(f => f.Text).ToArray();
             if (header[0] != "arm") throw new InvalidDataException($"{path}: first column is '{header[0]}', expected 'arm'.");
-            foreach (string line in lines.Skip(1))
+            foreach (var (row, number) in lines.Skip(1).Select((row, i) => (row, i + 2)))
             {
-                string[] cells = line.Split(',');
-                if (cells.Length != header.Length) throw new InvalidDataException($"{path}: row '{line}' has {cells.Length} cells, header has {header.Length}.");
+                string[] cells = row.Select(f => f.Text).ToArray();
+                if (cells.Length != header.Length) throw new InvalidDataException($"{path}: row {number} has {cells.Length} cells, header has {header.Length}.");
                 var labels = new Dictionary<string, string>();
                 var values = new Dictionary<string, double>();
                 for (int i = 1; i < header.Length; i++)
@@ -89,7 +91,7 @@ public static class DynaMoeReport
             for (int i = 0; i < numeric.Length; i++)
             {
                 var xs = mine.Select(r => r.Get(numeric[i].Key)).Where(double.IsFinite).ToArray();
-                columns[i].Append(xs.Length == 0 ? null : numeric[i].Std ? SampleStd(xs) : xs.Average());
+                columns[i].Append(xs.Length == 0 ? null : numeric[i].Std ? SampleStatistics.Std(xs) : xs.Average());
             }
         }
         return new DataFrame(new DataFrameColumn[] { cArm, cRouting, cBudget, cLayers, cSeeds }.Concat(columns));
@@ -105,7 +107,7 @@ public static class DynaMoeReport
                 Tests: g.Select(r => r.Get($"test_{metric}")).ToArray())).ToList();
         if (groups.Count == 0) return null;
         var best = lower ? groups.MinBy(g => g.Val) : groups.MaxBy(g => g.Val);
-        return (best.Arm, best.Tests.Average(), SampleStd(best.Tests), best.Val);
+        return (best.Arm, best.Tests.Average(), SampleStatistics.Std(best.Tests), best.Val);
     }
 
     /// <summary>Grouped bars: test metric mean per schedule (x), one series per budget mode of the
@@ -141,7 +143,7 @@ public static class DynaMoeReport
     {
         string path = Path.Combine(runDirectory, RunLayout.Tables, "experts_per_token.csv");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found: is {runDirectory} a DynaMoE run?", path);
-        var rows = File.ReadAllLines(path).Skip(1).Where(l => l.Length > 0).Select(l => l.Split(','))
+        var rows = Csv.Parse(File.ReadAllText(path), path).Skip(1).Select(r => r.Select(f => f.Text).ToArray())
             .Where(c => c[0] == arm).ToList();
         if (rows.Count == 0) throw new ArgumentException($"arm '{arm}' has no experts-per-token histogram in {path}.");
         var charts = rows.GroupBy(c => int.Parse(c[1], CultureInfo.InvariantCulture)).Select(g =>
@@ -150,12 +152,5 @@ public static class DynaMoeReport
                 Keys: g.Select(c => int.Parse(c[2], CultureInfo.InvariantCulture)).ToArray(),
                 Name: $"{arm} layer {g.Key}")).ToList();
         return Plotly.NET.CSharp.Chart.Combine(charts);
-    }
-
-    public static double SampleStd(IReadOnlyList<double> xs)
-    {
-        if (xs.Count < 2) return 0;
-        double m = xs.Average();
-        return Math.Sqrt(xs.Sum(x => (x - m) * (x - m)) / (xs.Count - 1));
     }
 }
