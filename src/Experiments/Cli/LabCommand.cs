@@ -32,7 +32,7 @@ public static class LabCommand
             }
             var seedList = SeedList.Parse(pr.GetValue(seeds));
             using var signals = new CancelOnSignal(Console.Error);
-            var options = new RunOptions { ResultsRoot = root, Device = pr.GetValue(device) ?? "auto", Cancellation = signals.Token };
+            var options = new RunOptions { ResultsRoot = root, Device = pr.GetValue(device) ?? "auto", Cancellation = signals.Token, StopReason = () => signals.Received };
             // Validate every experiment's preset before running anything.
             var resolved = experiments.Select(e => (Experiment: e, Config: ConfigBinder.Resolve(e, pr.GetValue(preset)!))).ToList();
             var statuses = new List<string>();
@@ -50,7 +50,7 @@ public static class LabCommand
                 statuses.AddRange(outcomes.Select(o => o.Status));
                 if (outcomes.Any(o => o.Completed)) ran.Add(exp.Name);
             }
-            int code = CliOptions.ExitCode(statuses);
+            int code = CliOptions.ExitCode(statuses, signals);
             if (!pr.GetValue(noReport) && !signals.Token.IsCancellationRequested)
             {
                 int reportCode = BuildReports(pr.RootCommandResult.Command, ran, root);

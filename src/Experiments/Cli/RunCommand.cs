@@ -33,7 +33,7 @@ public static class RunCommand
             string? resumeDir = pr.GetValue(resume);
             var options = new RunOptions { ResultsRoot = CliOptions.ResultsRoot(pr.GetValue(results)), Device = pr.GetValue(device) ?? "auto" };
             using var signals = new CancelOnSignal(Console.Error);
-            options = options with { Cancellation = signals.Token };
+            options = options with { Cancellation = signals.Token, StopReason = () => signals.Received };
             var outcomes = new List<RunOutcome>();
             if (resumeDir is not null)
             {
@@ -65,7 +65,7 @@ public static class RunCommand
                 }
             }
             CliOptions.PrintOutcomes(outcomes);
-            return CliOptions.ExitCode(outcomes.Select(o => o.Status));
+            return CliOptions.ExitCode(outcomes.Select(o => o.Status), signals);
         }));
         return cmd;
     }
@@ -142,12 +142,13 @@ internal static class CliOptions
         }
     }
 
-    /// <summary>0 when everything completed, 130 when something was interrupted, 1 when something failed.</summary>
-    public static int ExitCode(IEnumerable<string> statuses)
+    /// <summary>0 when everything completed; 1 when a run failed; when a run was interrupted by a
+    /// signal, the shell's convention for that signal (SIGINT → 130, SIGTERM → 143; 130 when unknown).</summary>
+    public static int ExitCode(IEnumerable<string> statuses, CancelOnSignal? signals = null)
     {
         var s = statuses.ToList();
         if (s.Any(x => x == RunLayout.Status.Failed)) return 1;
-        if (s.Any(x => x is RunLayout.Status.Interrupted or "pending")) return 130;
+        if (s.Any(x => x is RunLayout.Status.Interrupted or "pending")) return signals?.ExitCode ?? 130;
         return 0;
     }
 
@@ -177,7 +178,7 @@ internal static class CliOptions
     public static List<string> HeadlineMetrics(IEnumerable<SummaryRow> rows, int max = 4) =>
         rows.SelectMany(r => r.Values.Keys).Distinct().Take(max).ToList();
 
-    public static string Number(double v) => Markup.Escape(v.ToString("G5", CultureInfo.InvariantCulture));
+    public static string Number(double v) => Markup.Escape(HumanNumber.Format(v, "G5"));
 
     public static string StatusMarkup(string status) => status switch
     {

@@ -41,11 +41,12 @@ public static class SweepCommand
                 ResultsRoot = CliOptions.ResultsRoot(pr.GetValue(results)),
                 Device = pr.GetValue(device) ?? "auto",
                 Cancellation = signals.Token,
+                StopReason = () => signals.Received,
             };
             var result = SweepRunner.Run(exp, pr.GetValue(preset)!, pr.GetValue(config), pr.GetValue(set) ?? [], axes, seedList, options,
                 (label, body) => ConsoleProgress.Run(label, body));
             PrintSweep(result);
-            return CliOptions.ExitCode(result.Runs.Select(r => r.Status));
+            return CliOptions.ExitCode(result.Runs.Select(r => r.Status), signals);
         }));
         return cmd;
     }

@@ -14,6 +14,11 @@ public sealed record RunOptions
     public string Device { get; init; } = "auto";
 
     public CancellationToken Cancellation { get; init; }
+
+    /// <summary>What stopped the run when <see cref="Cancellation"/> fires (e.g. "SIGTERM"), for
+    /// the status line; null when unknown.</summary>
+    public Func<string?>? StopReason { get; init; }
+
     public IProgressSink Progress { get; init; } = NullProgressSink.Instance;
 }
 
@@ -56,17 +61,35 @@ public static class ExperimentRunner
             StartedAt = DateTimeOffset.UtcNow,
             Status = RunLayout.Status.Running,
             Sweep = sweepId,
+            Numerics = DeterministicNumerics.Current,
         };
-        var recorder = RunRecorder.Create(dir, manifest, device, options.Cancellation, options.Progress);
+        RunRecorder recorder;
+        for (int i = 2; ; i++)
+        {
+            try
+            {
+                recorder = RunRecorder.Create(dir, manifest with { RunId = Path.GetFileName(dir) }, device, options.Cancellation, options.Progress);
+                break;
+            }
+            catch (IOException) when (runDirectory is null && i < 100 && (Directory.Exists(dir)))
+            {
+                // Another process took this name between our check and our lock: take the next one.
+                dir = Path.Combine(options.ResultsRoot, experiment.Name, $"{runId}-{i}");
+            }
+        }
         recorder.Log($"run {manifest.RunId}: {experiment.Name} preset {config.Preset}, seed {seed}, device {device}" +
                      (config.Overrides.Count > 0 ? $", overrides: {string.Join(" ", config.Overrides)}" : ""));
-        return Execute(experiment, config.Config, recorder);
+        recorder.Log($"numerics: {manifest.Numerics}");
+        return Execute(experiment, config.Config, recorder, options);
     }
 
     /// <summary>Continues an interrupted (or crashed) run from its checkpoint, with the config and
     /// seed stored in its manifest. A completed run is an error.</summary>
+    /// <exception cref="DirectoryInUseException">the run is live in another process.</exception>
     public static RunOutcome Resume(string runDirectory, RunOptions options)
     {
+        if (DirectoryLock.IsHeld(runDirectory))
+            throw new DirectoryInUseException(Path.GetFullPath(runDirectory), "run", DirectoryLock.ReadOwner(runDirectory));
         var m = RunManifest.Read(runDirectory);
         if (m.Status == RunLayout.Status.Completed)
             throw new ConfigException($"Run '{runDirectory}' is already completed; nothing to resume.");
@@ -74,11 +97,12 @@ public static class ExperimentRunner
         object config = ConfigBinder.FromJson(experiment, m.Config.ToJsonString());
         var device = TorchDevice.Resolve(options.Device);
         var recorder = RunRecorder.Resume(runDirectory, device, options.Cancellation, options.Progress);
-        return Execute(experiment, config, recorder);
+        return Execute(experiment, config, recorder, options);
     }
 
-    private static RunOutcome Execute(IExperiment experiment, object config, RunRecorder recorder)
+    private static RunOutcome Execute(IExperiment experiment, object config, RunRecorder recorder, RunOptions options)
     {
+        using var _ = recorder;
         string status;
         string? error = null;
         try
@@ -90,7 +114,8 @@ public static class ExperimentRunner
         catch (OperationCanceledException) when (recorder.Cancellation.IsCancellationRequested)
         {
             status = RunLayout.Status.Interrupted;
-            error = "interrupted (Ctrl+C/SIGTERM); continue with --resume " + recorder.RunDirectory;
+            string by = options.StopReason?.Invoke() is { } reason ? $"stopped by {reason}" : "stopped before the end";
+            error = $"{by}; continue with `moelab run --resume {recorder.RunDirectory}`";
         }
         catch (NonFiniteMetricException e)
         {
@@ -114,6 +139,7 @@ public sealed class CancelOnSignal : IDisposable
 {
     private readonly CancellationTokenSource _cts = new();
     private readonly List<PosixSignalRegistration> _registrations = new();
+    private PosixSignal? _first;
 
     public CancelOnSignal(TextWriter? notice = null)
     {
@@ -122,12 +148,25 @@ public sealed class CancelOnSignal : IDisposable
             {
                 if (_cts.IsCancellationRequested && ctx.Signal == PosixSignal.SIGINT) return; // second Ctrl+C: default action
                 ctx.Cancel = true;
+                _first ??= ctx.Signal;
                 notice?.WriteLine($"{ctx.Signal} received: checkpointing and stopping (Ctrl+C again aborts without a checkpoint)...");
                 _cts.Cancel();
             }));
     }
 
     public CancellationToken Token => _cts.Token;
+
+    /// <summary>The first signal received ("SIGINT", "SIGTERM"), or null.</summary>
+    public string? Received => _first?.ToString();
+
+    /// <summary>The conventional exit code of a process stopped by that signal: 128 + signal number
+    /// (SIGINT → 130, SIGTERM → 143); null when no signal arrived.</summary>
+    public int? ExitCode => _first switch
+    {
+        PosixSignal.SIGINT => 130,
+        PosixSignal.SIGTERM => 143,
+        _ => null,
+    };
 
     public void Dispose()
     {

@@ -3,8 +3,10 @@ using System.Text.Json;
 namespace MoeLab.Experiments.Runtime;
 
 /// <summary>Checkpoint entries as files under &lt;run&gt;/checkpoint/, each written atomically.
-/// JSON entries are stored as <c>&lt;name&gt;.json</c>, binary entries under their own name.</summary>
-public sealed class FileCheckpointStore(string directory) : ICheckpointStore
+/// JSON entries are stored as <c>&lt;name&gt;.json</c>, binary entries under their own name.
+/// <paramref name="beforeSave"/> runs before each entry is written (the run recorder flushes the
+/// metrics it covers there).</summary>
+public sealed class FileCheckpointStore(string directory, Action? beforeSave = null) : ICheckpointStore
 {
     public string Directory { get; } = directory;
 
@@ -16,6 +18,7 @@ public sealed class FileCheckpointStore(string directory) : ICheckpointStore
     public void SaveJson<T>(string name, T state)
     {
         CheckpointNames.Validate(name);
+        beforeSave?.Invoke();
         AtomicFile.WriteAllText(JsonPath(name), JsonSerializer.Serialize(state, ConfigJson.Options));
     }
 
@@ -36,6 +39,7 @@ public sealed class FileCheckpointStore(string directory) : ICheckpointStore
     public void SaveFile(string name, Action<string> writeToPath)
     {
         CheckpointNames.Validate(name);
+        beforeSave?.Invoke();
         AtomicFile.Write(FilePath(name), writeToPath);
     }
 

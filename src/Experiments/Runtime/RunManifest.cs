@@ -27,6 +27,15 @@ public sealed record RunManifest
     public string? Sweep { get; init; }
     public IReadOnlyList<DateTimeOffset> ResumedAt { get; init; } = Array.Empty<DateTimeOffset>();
 
+    /// <summary>The numerics mode the run started with (pinned CPU code paths or not; see
+    /// <see cref="DeterministicNumerics"/>). Null in manifests written before it was recorded.</summary>
+    public NumericsSettings? Numerics { get; init; }
+
+    /// <summary>True when a failed run failed before it computed anything (no metric, summary or
+    /// checkpoint: e.g. a missing data set). Reports list such runs apart and leave them out of
+    /// aggregates.</summary>
+    public bool FailedBeforeStart { get; init; }
+
     public static RunManifest Read(string runDirectory)
     {
         string path = Path.Combine(runDirectory, RunLayout.Manifest);

@@ -9,12 +9,16 @@ using TorchSharp;
 namespace MoeLab.Experiments.Runtime;
 
 /// <summary>The file-backed <see cref="RunContext"/>: writes results/&lt;experiment&gt;/&lt;run-id&gt;/
-/// as laid out in <see cref="RunLayout"/>. Every file is replaced atomically. Metrics are kept in
-/// memory and metrics.csv is rewritten at most every <see cref="FlushInterval"/> (and at the end),
-/// so a crash loses at most that much history and never leaves a half-written file.
-/// <para>On resume the existing history is loaded; when an arm logs a step again, the old rows of
-/// that arm from that step on are dropped (they came after the last checkpoint).</para></summary>
-public sealed class RunRecorder : RunContext
+/// as laid out in <see cref="RunLayout"/>. Every file is replaced atomically.
+/// <para>One writer: the recorder holds the run directory's <see cref="DirectoryLock"/> from
+/// <see cref="Create"/>/<see cref="Resume"/> until <see cref="Dispose"/>; a second process (or a
+/// second recorder) on the same run gets <see cref="DirectoryInUseException"/>.</para>
+/// <para>Crash consistency: metrics are kept in memory; metrics.csv (and log.txt) are rewritten at
+/// most every <see cref="FlushInterval"/>, at the end, and <b>always before any checkpoint entry is
+/// written</b>, so every checkpoint on disk is covered by the history on disk. After a kill -9 the
+/// history may hold rows logged after the last checkpoint; on resume, when an arm logs a step again,
+/// its old rows from that step on are dropped (they are recomputed identically).</para></summary>
+public sealed class RunRecorder : RunContext, IDisposable
 {
     private const string SummaryStateEntry = "runtime-summary";
 
@@ -26,19 +30,26 @@ public sealed class RunRecorder : RunContext
     private readonly bool _resumed;
     private readonly IProgressSink _progress;
     private readonly FileCheckpointStore _checkpoints;
+    private readonly DirectoryLock _lock;
     private DateTime _lastFlush = DateTime.UtcNow;
-    private bool _dirty;
+    private bool _dirty = true;
+    private bool _wroteCheckpoint;
 
     private RunRecorder(string runDirectory, RunManifest manifest, torch.Device device, CancellationToken cancellation,
-        IProgressSink progress, bool resumed)
+        IProgressSink progress, bool resumed, DirectoryLock runLock)
     {
+        _lock = runLock;
         RunDirectory = runDirectory;
         Manifest = manifest;
         Device = device;
         Cancellation = cancellation;
         _progress = progress;
         _resumed = resumed;
-        _checkpoints = new FileCheckpointStore(Path.Combine(runDirectory, RunLayout.Checkpoint));
+        _checkpoints = new FileCheckpointStore(Path.Combine(runDirectory, RunLayout.Checkpoint), beforeSave: () =>
+        {
+            Flush(force: true);
+            _wroteCheckpoint = true;
+        });
         _metrics = resumed ? CsvText.ReadMetrics(Path.Combine(runDirectory, RunLayout.Metrics)) : new List<MetricRow>();
         string logPath = Path.Combine(runDirectory, RunLayout.Log);
         if (resumed && File.Exists(logPath)) _log.Append(File.ReadAllText(logPath));
@@ -50,39 +61,62 @@ public sealed class RunRecorder : RunContext
             }
     }
 
-    /// <summary>Creates a fresh run directory (it must not hold a manifest yet) and writes the
-    /// manifest with status running.</summary>
+    /// <summary>Creates a fresh run directory (it must not hold a manifest yet), takes its lock and
+    /// writes the manifest with status running.</summary>
+    /// <exception cref="DirectoryInUseException">another process is writing that directory.</exception>
     public static RunRecorder Create(string runDirectory, RunManifest manifest, torch.Device device,
         CancellationToken cancellation, IProgressSink? progress = null)
     {
-        if (File.Exists(Path.Combine(runDirectory, RunLayout.Manifest)))
-            throw new IOException($"Run directory '{runDirectory}' already holds a run; use --resume to continue it.");
-        Directory.CreateDirectory(runDirectory);
-        var r = new RunRecorder(runDirectory, manifest with { Status = RunLayout.Status.Running }, device, cancellation,
-            progress ?? NullProgressSink.Instance, resumed: false);
-        r.Manifest.Write(runDirectory);
-        r.Flush(force: true);
-        return r;
+        var runLock = DirectoryLock.Acquire(runDirectory, "run");
+        try
+        {
+            if (File.Exists(Path.Combine(runDirectory, RunLayout.Manifest)))
+                throw new RunExistsException(runDirectory);
+            var r = new RunRecorder(runDirectory, manifest with { Status = RunLayout.Status.Running }, device, cancellation,
+                progress ?? NullProgressSink.Instance, resumed: false, runLock);
+            r.Manifest.Write(runDirectory);
+            r.Flush(force: true);
+            return r;
+        }
+        catch
+        {
+            runLock.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Reopens an existing run to continue it: history, summary and checkpoints are kept;
     /// the manifest goes back to running with the time of this resume appended.</summary>
+    /// <exception cref="DirectoryInUseException">the run is live in another process.</exception>
     public static RunRecorder Resume(string runDirectory, torch.Device device, CancellationToken cancellation,
         IProgressSink? progress = null)
     {
-        var m = RunManifest.Read(runDirectory);
-        var manifest = m with
+        var runLock = DirectoryLock.Acquire(runDirectory, "run");
+        try
         {
-            Status = RunLayout.Status.Running,
-            Error = null,
-            EndedAt = null,
-            Device = device.ToString(),
-            ResumedAt = m.ResumedAt.Append(DateTimeOffset.UtcNow).ToList(),
-        };
-        var r = new RunRecorder(runDirectory, manifest, device, cancellation, progress ?? NullProgressSink.Instance, resumed: true);
-        r.Manifest.Write(runDirectory);
-        r.Log($"resumed (resume #{manifest.ResumedAt.Count}) with {r._metrics.Count} metric rows kept");
-        return r;
+            var m = RunManifest.Read(runDirectory);
+            var manifest = m with
+            {
+                Status = RunLayout.Status.Running,
+                Error = null,
+                EndedAt = null,
+                FailedBeforeStart = false,
+                Device = device.ToString(),
+                ResumedAt = m.ResumedAt.Append(DateTimeOffset.UtcNow).ToList(),
+            };
+            var r = new RunRecorder(runDirectory, manifest, device, cancellation, progress ?? NullProgressSink.Instance, resumed: true, runLock);
+            r.Manifest.Write(runDirectory);
+            r.Log($"resumed (resume #{manifest.ResumedAt.Count}) with {r._metrics.Count} metric rows kept");
+            var now = Models.Runtime.DeterministicNumerics.Current;
+            if (m.Numerics is { } before && (before.Pinned != now.Pinned || before.MklCbwr != now.MklCbwr || before.AtenCpuCapability != now.AtenCpuCapability))
+                r.Log($"warning: this run started with numerics {before} and resumes with {now}; the resumed part may differ in the last bits from an uninterrupted run");
+            return r;
+        }
+        catch
+        {
+            runLock.Dispose();
+            throw;
+        }
     }
 
     public RunManifest Manifest { get; private set; }
@@ -153,24 +187,36 @@ public sealed class RunRecorder : RunContext
         Flush(force: false);
     }
 
-    /// <summary>Rewrites metrics.csv and log.txt when something changed and the interval passed
-    /// (or always when <paramref name="force"/>).</summary>
+    /// <summary>Rewrites metrics.csv and log.txt when something changed since the last flush and the
+    /// interval passed (<paramref name="force"/>: whatever the interval).</summary>
     public void Flush(bool force = true)
     {
-        if (!force && (!_dirty || DateTime.UtcNow - _lastFlush < FlushInterval)) return;
+        if (!_dirty || (!force && DateTime.UtcNow - _lastFlush < FlushInterval)) return;
         AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Metrics), CsvText.Metrics(_metrics));
         AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Log), _log.ToString());
         _lastFlush = DateTime.UtcNow;
         _dirty = false;
     }
 
-    /// <summary>Flushes everything and writes the final status (completed/failed/interrupted).</summary>
+    /// <summary>Flushes everything and writes the final status (completed/failed/interrupted).
+    /// A failed run that computed nothing (no metric, summary or checkpoint, and not a resumed run)
+    /// is marked <see cref="RunManifest.FailedBeforeStart"/>.</summary>
     public void Finish(string status, string? error)
     {
         Log(error is null ? $"status: {status}" : $"status: {status}: {error}");
         Flush(force: true);
-        Manifest = Manifest with { Status = status, Error = error, EndedAt = DateTimeOffset.UtcNow };
+        bool beforeStart = status == RunLayout.Status.Failed && !_resumed && _metrics.Count == 0 && _summary.Count == 0 && !_wroteCheckpoint;
+        Manifest = Manifest with { Status = status, Error = error, EndedAt = DateTimeOffset.UtcNow, FailedBeforeStart = beforeStart };
         Manifest.Write(RunDirectory);
+    }
+
+    /// <summary>Flushes what is pending and releases the run directory's lock.</summary>
+    public void Dispose()
+    {
+        try { Flush(force: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        _lock.Dispose();
     }
 
     /// <summary>The summary rows of a finished run directory (from its checkpoint/runtime-summary.json,
@@ -184,4 +230,11 @@ public sealed class RunRecorder : RunContext
     }
 
     private sealed record SummaryState(string Arm, Dictionary<string, double> Values, Dictionary<string, string> Labels);
+}
+
+/// <summary>A fresh run was asked for in a directory that already holds one.</summary>
+public sealed class RunExistsException(string runDirectory)
+    : IOException($"Run directory '{runDirectory}' already holds a run; continue it with `moelab run --resume {runDirectory}`.")
+{
+    public string RunDirectory { get; } = runDirectory;
 }

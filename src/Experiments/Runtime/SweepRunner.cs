@@ -73,7 +73,8 @@ public static class SweepRunner
             .Concat(sets).Append("--grid").Concat(grid.Select(a => a.Key + "=" + string.Join('\u001f', a.Values))));
         string sweepId = "sweep-" + ConfigBinder.HashOf(sweepKey)[..8];
         string sweepDir = Path.Combine(options.ResultsRoot, experiment.Name, sweepId);
-        Directory.CreateDirectory(sweepDir);
+        // One driver per sweep: a second `moelab sweep` with the same grid is refused, naming the first.
+        using var sweepLock = DirectoryLock.Acquire(sweepDir, "sweep");
         WriteSweepFile(sweepDir, sweepId, experiment, resolved[0].Config.Preset, configFile, sets, grid, seeds);
 
         wrapRun ??= (_, body) => body(options.Progress);
@@ -100,19 +101,42 @@ public static class SweepRunner
                 RunLayout.Status.Failed => "retried",
                 _ => "resumed",
             };
-            if (status == RunLayout.Status.Failed || (status is null && Directory.Exists(runDir)))
-                Directory.Delete(runDir, recursive: true);
             string runLabel = $"{label} seed {seed}";
-            var outcome = wrapRun(runLabel, progress =>
+            try
             {
-                var o = options with { Progress = progress };
-                return action == "resumed"
-                    ? ExperimentRunner.Resume(runDir, o)
-                    : ExperimentRunner.Run(experiment, cfg, seed, o, runDir, sweepId);
-            });
-            results.Add(new SweepRunResult(label, seed, runId, runDir, outcome.Status, outcome.Error, outcome.Summary, action));
+                if (status == RunLayout.Status.Failed || (status is null && Directory.Exists(runDir)))
+                    ClearRunDirectory(runDir);
+                var outcome = wrapRun(runLabel, progress =>
+                {
+                    var o = options with { Progress = progress };
+                    return action == "resumed"
+                        ? ExperimentRunner.Resume(runDir, o)
+                        : ExperimentRunner.Run(experiment, cfg, seed, o, runDir, sweepId);
+                });
+                results.Add(new SweepRunResult(label, seed, runId, runDir, outcome.Status, outcome.Error, outcome.Summary, action));
+            }
+            catch (DirectoryInUseException e)
+            {
+                // Someone resumed this run by hand (or a cluster task runs it): leave it to them.
+                results.Add(new SweepRunResult(label, seed, runId, runDir, RunLayout.Status.Running, e.Message,
+                    Array.Empty<SummaryRow>(), "skipped (live elsewhere)"));
+            }
         }
         return new SweepResult(sweepId, sweepDir, results);
+    }
+
+    /// <summary>Empties a failed or half-created run directory before it is run again, holding its
+    /// lock so that a live writer is never pulled from under.</summary>
+    private static void ClearRunDirectory(string runDir)
+    {
+        using var runLock = DirectoryLock.Acquire(runDir, "run");
+        foreach (string entry in Directory.EnumerateFileSystemEntries(runDir))
+        {
+            string name = Path.GetFileName(entry);
+            if (name is DirectoryLock.LockFile or DirectoryLock.OwnerFile) continue;
+            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+            else File.Delete(entry);
+        }
     }
 
     private static void WriteSweepFile(string sweepDir, string sweepId, IExperiment experiment, string preset, string? configFile,
