@@ -4,6 +4,7 @@ using MoeLab.Experiments.Runtime;
 
 namespace MoeLab.Experiments.Tests.Runtime;
 
+[Collection(ChildProcessCollection.Name)]
 public class AtomicWriteTests
 {
     [Fact]
@@ -86,7 +87,7 @@ public class AtomicWriteTests
         Assert.Equal(RunLayout.Status.Running, m.Status); // it never got to write an end status
         var rows = CsvText.ReadMetrics(Path.Combine(runDir!, RunLayout.Metrics)); // parses completely
         Assert.All(rows, r => Assert.True(r.Step > 0 && r.Metric.Length > 0));
-        Assert.DoesNotContain(Directory.GetFiles(runDir!, "*", SearchOption.AllDirectories), f => new FileInfo(f).Length == 0 && !AtomicFile.IsTempFile(f));
+        Assert.DoesNotContain(Directory.GetFiles(runDir!, "*", SearchOption.AllDirectories), f => new FileInfo(f).Length == 0 && !AtomicFile.IsTempFile(f) && Path.GetFileName(f) != DirectoryLock.LockFile);
 
         // The crashed run resumes from its last periodic checkpoint (config shortened to end soon).
         int step = (int)System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(runDir!, RunLayout.Checkpoint, "state.json")))!["step"]!;
@@ -112,7 +113,7 @@ public class AtomicWriteTests
                       CsvText.ReadMetrics(Path.Combine(OnlyRunDir(dir.Path), RunLayout.Metrics)).Count > 0, p, "first metrics");
         Assert.Equal(0, kill(p.Id, 15)); // SIGTERM
         Assert.True(p.WaitForExit(60_000));
-        Assert.Equal(130, p.ExitCode);
+        Assert.Equal(143, p.ExitCode); // 128 + SIGTERM
         string runDir = OnlyRunDir(dir.Path);
         var m = RunManifest.Read(runDir);
         Assert.Equal(RunLayout.Status.Interrupted, m.Status);

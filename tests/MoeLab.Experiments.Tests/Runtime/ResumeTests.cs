@@ -27,9 +27,11 @@ public class ResumeTests
         var second = new InMemoryRunContext("toy-regression", seed: 11, checkpoints: store);
         Toy.Experiment.Run(config, second);
 
-        Assert.Equal(full.Metrics, first.Metrics.Concat(second.Metrics).ToList());
-        Assert.Equal(full.SummaryValue("val_loss"), second.SummaryValue("val_loss"));
-        Assert.Equal(full.SummaryValue("train_loss"), second.SummaryValue("train_loss"));
+        var resumed = first.Metrics.Concat(second.Metrics).ToList();
+        Assert.Equal(full.Metrics.Select(r => (r.Step, r.Arm, r.Metric)), resumed.Select(r => (r.Step, r.Arm, r.Metric)));
+        SameResults.AssertValues(full.Metrics.Select(r => r.Value), resumed.Select(r => r.Value), "metrics");
+        SameResults.AssertValues([full.SummaryValue("val_loss"), full.SummaryValue("train_loss")],
+            [second.SummaryValue("val_loss"), second.SummaryValue("train_loss")], "summary");
     }
 
     [Fact]
@@ -57,10 +59,8 @@ public class ResumeTests
         Assert.Single(after.ResumedAt);
         Assert.Equal(RunLayout.Status.Completed, after.Status);
 
-        Assert.Equal(File.ReadAllText(Path.Combine(full.RunDirectory, RunLayout.Metrics)),
-            File.ReadAllText(Path.Combine(runDir, RunLayout.Metrics)));
-        Assert.Equal(File.ReadAllText(Path.Combine(full.RunDirectory, RunLayout.Summary)),
-            File.ReadAllText(Path.Combine(runDir, RunLayout.Summary)));
+        SameResults.AssertCsv(Path.Combine(full.RunDirectory, RunLayout.Metrics), Path.Combine(runDir, RunLayout.Metrics));
+        SameResults.AssertCsv(Path.Combine(full.RunDirectory, RunLayout.Summary), Path.Combine(runDir, RunLayout.Summary));
 
         var again = Assert.Throws<ConfigException>(() => ExperimentRunner.Resume(runDir, options));
         Assert.Contains("already completed", again.Message);
@@ -85,7 +85,6 @@ public class ResumeTests
         (m with { Status = RunLayout.Status.Running, Config = System.Text.Json.Nodes.JsonNode.Parse(cfg.Json)! }).Write(runDir);
 
         Assert.Equal(RunLayout.Status.Completed, ExperimentRunner.Resume(runDir, options).Status);
-        Assert.Equal(File.ReadAllText(Path.Combine(full.RunDirectory, RunLayout.Metrics)),
-            File.ReadAllText(Path.Combine(runDir, RunLayout.Metrics)));
+        SameResults.AssertCsv(Path.Combine(full.RunDirectory, RunLayout.Metrics), Path.Combine(runDir, RunLayout.Metrics));
     }
 }
