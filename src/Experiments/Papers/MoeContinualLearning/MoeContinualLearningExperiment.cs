@@ -19,10 +19,14 @@ namespace MoeLab.Experiments.Papers.MoeContinualLearning;
 /// <c>{study}_assignment_task_{arm}</c> and <c>{study}_assignment_cluster_{arm}</c> (repetition 0);
 /// figures of the same.
 ///
+/// Resume: each completed (study, repetition) is a checkpoint entry (<see cref="CheckpointRepetitionStore"/>);
+/// a stopped or killed run resumes at the first repetition it had not finished, with identical
+/// results (every repetition's randomness is derived from the run seed, not from the ones before).
+///
 /// Presets: smoke (~1 s); cpu (the paper's sizes, 50 repetitions for fig 2 and 100 for figs 4–5;
 /// about 20 s on one core); paper (fig 2 with 100 repetitions, figs 4–5 with the script's 100,
 /// curves at every round).
-/// Command (once the runtime's run command exists): <c>moelab run moe-continual-learning --preset cpu</c>.</summary>
+/// Command: <c>moelab run moe-continual-learning --preset cpu</c>.</summary>
 public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLearningConfig>
 {
     public override string Name => "moe-continual-learning";
@@ -115,10 +119,12 @@ public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLear
         if (problems.Count > 0) throw new ArgumentException("invalid moe-continual-learning config: " + string.Join("; ", problems));
         var studies = new List<StudyResult>();
         void Progress(string phase, long step, long total) => context.ReportProgress(phase, step, total);
+        var store = new CheckpointRepetitionStore(context.Checkpoints);
         if (config.ExpertCount.Enabled)
-            studies.Add(MoeContinualLearningStudies.RunExpertCount(config.ExpertCount, context.Seed, Progress, context.Cancellation));
+            studies.Add(MoeContinualLearningStudies.RunExpertCount(config.ExpertCount, context.Seed, Progress, context.Cancellation, store));
         if (config.Termination.Enabled)
-            studies.Add(MoeContinualLearningStudies.RunTermination(config.Termination, context.Seed, Progress, context.Cancellation));
+            studies.Add(MoeContinualLearningStudies.RunTermination(config.Termination, context.Seed, Progress, context.Cancellation, store));
+        if (store.Loaded > 0) context.Log($"resumed: {store.Loaded} repetition(s) read from the checkpoint, {store.Saved} computed");
         foreach (var study in studies)
         {
             context.Log($"{study.Study}: {study.Arms.Count} arms × {study.Pools.Count} repetitions × {study.Arms[0].Rounds} rounds in {study.Elapsed.TotalSeconds:F1} s");
@@ -145,9 +151,9 @@ public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLear
             var summary = MoeContinualLearningStudies.Summarise(arm, study.Pools);
             context.LogSummary(ArmKey(study, arm), summary,
                 new Dictionary<string, string> { ["study"] = study.Study, ["description"] = arm.Description });
-            context.Log($"{ArmKey(study, arm)}: F_T = {summary["final_forgetting_mean"]:G4} ± {summary["final_forgetting_std"]:G3}, " +
-                        $"G_T = {summary["final_generalisation_mean"]:G4} ± {summary["final_generalisation_std"]:G3}, " +
-                        $"terminated {summary["termination_rate"]:P0} (median round {summary["termination_round_median"]:G4}), " +
+            context.Log($"{ArmKey(study, arm)}: F_T = {HumanNumber.Format(summary["final_forgetting_mean"], "G4")} ± {HumanNumber.Format(summary["final_forgetting_std"], "G3")}, " +
+                        $"G_T = {HumanNumber.Format(summary["final_generalisation_mean"], "G4")} ± {HumanNumber.Format(summary["final_generalisation_std"], "G3")}, " +
+                        $"terminated {summary["termination_rate"]:P0} (median round {HumanNumber.Format(summary["termination_round_median"], "G4")}), " +
                         $"late cluster purity {summary["late_cluster_purity_mean"]:F3}");
 
             if (arm.Experts > 1)
@@ -246,5 +252,29 @@ public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLear
             new StringDataFrameColumn("arm", rows.Select(x => x.Arm)),
             new Int32DataFrameColumn("load_rank", rows.Select(x => x.Rank)),
             new DoubleDataFrameColumn("mean_share", rows.Select(x => x.share)));
+    }
+}
+
+/// <summary>Completed repetitions as checkpoint entries <c>cl-&lt;study&gt;-rep-&lt;k&gt;</c> (binary,
+/// exact doubles).</summary>
+public sealed class CheckpointRepetitionStore(ICheckpointStore checkpoints) : IRepetitionStore
+{
+    public int Loaded { get; private set; }
+    public int Saved { get; private set; }
+
+    private static string Entry(string study, int repetition) => $"cl-{study}-rep-{repetition:D5}";
+
+    public IReadOnlyList<SimulationResult>? Load(string study, int repetition)
+    {
+        string name = Entry(study, repetition);
+        if (!checkpoints.Exists(name)) return null;
+        Loaded++;
+        return SimulationResultCodec.Read(checkpoints.PathOf(name));
+    }
+
+    public void Save(string study, int repetition, IReadOnlyList<SimulationResult> arms)
+    {
+        checkpoints.SaveFile(Entry(study, repetition), path => SimulationResultCodec.Write(path, arms));
+        Saved++;
     }
 }

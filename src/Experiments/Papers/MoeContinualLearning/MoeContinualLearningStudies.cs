@@ -22,37 +22,48 @@ public sealed record ArmResult(string Arm, string Description, int Experts, Gati
 /// <summary>A study: arms × repetitions, with each repetition's pool (shared by all arms).</summary>
 public sealed record StudyResult(string Study, IReadOnlyList<TaskPool> Pools, IReadOnlyList<ArmResult> Arms, TimeSpan Elapsed);
 
+/// <summary>Where a study keeps the results of completed repetitions, so that an interrupted run
+/// resumes at the next repetition instead of from zero (the experiment backs it by the run's
+/// checkpoint). Null results = not done yet.</summary>
+public interface IRepetitionStore
+{
+    IReadOnlyList<SimulationResult>? Load(string study, int repetition);
+    void Save(string study, int repetition, IReadOnlyList<SimulationResult> arms);
+}
+
 /// <summary>The two studies as pure functions of (config, seed): no files, no logging.
 /// Repetition k of a study uses seeds derived from (run seed, study id, k): one stream for the pool,
-/// one for the task sequence and features (identical for every arm), one for the routing noise.</summary>
+/// one for the task sequence and features (identical for every arm), one for the routing noise.
+/// Because of that a repetition's results do not depend on the ones before it, and a run can
+/// resume from the repetitions it had finished (<see cref="IRepetitionStore"/>).</summary>
 public static class MoeContinualLearningStudies
 {
     public const long ExpertCountStudyId = 1, TerminationStudyId = 2;
 
     /// <summary>Fig 2: one arm per M.</summary>
     public static StudyResult RunExpertCount(ExpertCountStudyConfig config, long seed,
-        Action<string, long, long>? progress = null, CancellationToken cancellation = default)
+        Action<string, long, long>? progress = null, CancellationToken cancellation = default, IRepetitionStore? store = null)
     {
         var arms = config.Experts.Select(m => (Arm: $"M={m}", Description: m == 1 ? "single expert" : $"MoE with {m} experts",
             Experts: m, Gating: config.Gating)).ToList();
-        return Run("expert-count", ExpertCountStudyId, config.Pool, config.Rounds, config.Repetitions, arms, seed, progress, cancellation);
+        return Run("expert-count", ExpertCountStudyId, config.Pool, config.Rounds, config.Repetitions, arms, seed, progress, cancellation, store);
     }
 
     /// <summary>Figs 4–5: one arm per threshold exponent, plus "no-termination".</summary>
     public static StudyResult RunTermination(TerminationStudyConfig config, long seed,
-        Action<string, long, long>? progress = null, CancellationToken cancellation = default)
+        Action<string, long, long>? progress = null, CancellationToken cancellation = default, IRepetitionStore? store = null)
     {
         var arms = config.ThresholdExponents.Select(x => (Arm: $"x={x:0.##}",
             Description: $"termination, Γ = σ0^{x:0.##}", Experts: config.Experts,
             Gating: config.Gating with { Terminate = true, ThresholdExponent = x })).ToList();
         if (config.IncludeNoTermination)
             arms.Add(("no-termination", "gate trains every round", config.Experts, config.Gating with { Terminate = false }));
-        return Run("termination", TerminationStudyId, config.Pool, config.Rounds, config.Repetitions, arms, seed, progress, cancellation);
+        return Run("termination", TerminationStudyId, config.Pool, config.Rounds, config.Repetitions, arms, seed, progress, cancellation, store);
     }
 
     private static StudyResult Run(string study, long studyId, TaskPoolConfig poolConfig, int rounds, int repetitions,
         IReadOnlyList<(string Arm, string Description, int Experts, GatingConfig Gating)> arms, long seed,
-        Action<string, long, long>? progress, CancellationToken cancellation)
+        Action<string, long, long>? progress, CancellationToken cancellation, IRepetitionStore? store)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var pools = new List<TaskPool>();
@@ -62,13 +73,23 @@ public static class MoeContinualLearningStudies
         {
             var pool = TaskPool.Generate(poolConfig, SeedDerivation.Rng(seed, studyId, rep, 0));
             pools.Add(pool);
+            if (store?.Load(study, rep) is { } saved && saved.Count == arms.Count)
+            {
+                for (int a = 0; a < arms.Count; a++) runs[a].Add(saved[a]);
+                done += arms.Count;
+                progress?.Invoke(study, done, total);
+                continue;
+            }
+            var repetition = new List<SimulationResult>();
             for (int a = 0; a < arms.Count; a++)
             {
                 cancellation.ThrowIfCancellationRequested();
-                runs[a].Add(MoeContinualLearningRun.Simulate(pool, arms[a].Gating, arms[a].Experts, rounds,
+                repetition.Add(MoeContinualLearningRun.Simulate(pool, arms[a].Gating, arms[a].Experts, rounds,
                     SeedDerivation.Rng(seed, studyId, rep, 1), SeedDerivation.Rng(seed, studyId, rep, 2), cancellation));
+                runs[a].Add(repetition[^1]);
                 progress?.Invoke(study, ++done, total);
             }
+            store?.Save(study, rep, repetition);
         }
         var results = arms.Select((a, i) => new ArmResult(a.Arm, a.Description, a.Experts, a.Gating, runs[i])).ToList();
         return new StudyResult(study, pools, results, watch.Elapsed);
