@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using MoeLab.Experiments.Runtime;
 using Spectre.Console;
 
@@ -15,9 +16,14 @@ public static class Program
         return BuildRoot().Parse(args).Invoke();
     }
 
-    public static RootCommand BuildRoot()
+    /// <summary>The command tree. A plain <see cref="Command"/> named "moelab" (a RootCommand takes
+    /// its name from the executable, which is MoeLab.Experiments), with the help and version options
+    /// a RootCommand would add.</summary>
+    public static Command BuildRoot()
     {
-        var root = new RootCommand("MoeLab: reproductions of Mixture-of-Experts papers in .NET.");
+        var root = new Command("moelab", "MoeLab: reproductions of Mixture-of-Experts papers in .NET.");
+        root.Options.Add(new HelpOption());
+        root.Options.Add(new VersionOption());
         root.Subcommands.Add(ListCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(SweepCommand.Create());
