@@ -7,13 +7,32 @@ using MoeLab.Experiments.Runtime;
 
 namespace MoeLab.Experiments.Reports;
 
-/// <summary>What <see cref="ReportBuilder.Build"/> wrote.</summary>
-public sealed record ReportInfo(string Path, int Runs, int CompletedRuns, int AggregatedRows, int Charts, int RunFigures, int Configs, long Bytes);
+/// <summary>What <see cref="ReportBuilder.Build"/> wrote. <see cref="Runs"/> counts the runs read
+/// (skipped ones are in <see cref="Skipped"/>); aggregates use the <see cref="CompletedRuns"/> only.</summary>
+public sealed record ReportInfo(string Path, int Runs, int CompletedRuns, int AggregatedRows, int Charts, int RunFigures, int Configs, long Bytes)
+{
+    /// <summary>The runs found, in one line (<see cref="ResultSet.DescribeRuns"/>).</summary>
+    public string RunsLine { get; init; } = "";
+
+    /// <summary>Runs read but not aggregated (failed, failed before start, interrupted, running).</summary>
+    public IReadOnlyList<RunRecord> NotAggregated { get; init; } = Array.Empty<RunRecord>();
+
+    /// <summary>Runs left out because a file of theirs could not be read, with the reasons.</summary>
+    public IReadOnlyList<SkippedRun> Skipped { get; init; } = Array.Empty<SkippedRun>();
+
+    /// <summary>Figures and tables of read runs that could not be shown ("&lt;file&gt;: &lt;problem&gt;").</summary>
+    public IReadOnlyList<string> UnreadableFiles { get; init; } = Array.Empty<string>();
+
+    /// <summary>True when nothing was skipped: every run and every run file found is in the report.</summary>
+    public bool Complete => Skipped.Count == 0 && UnreadableFiles.Count == 0;
+}
 
 /// <summary>Builds one self-contained HTML report of an experiment's runs (plotly.js embedded once):
 /// the runs table, the summary aggregated over seeds (mean ± std, n), line charts of every logged
 /// metric with mean ± std bands over seeds, bar charts of the final metrics, the figures the runs
-/// saved, and each distinct resolved config with the runs that used it. Written atomically.</summary>
+/// saved, and each distinct resolved config with the runs that used it. Written atomically.
+/// Runs that could not be read (<see cref="ResultSet.Skipped"/>) and runs that did not complete are
+/// listed with their reasons and errors at the top; neither is aggregated.</summary>
 public static class ReportBuilder
 {
     /// <summary>At most this many run figures are embedded (the report says how many were left out).</summary>
@@ -24,6 +43,8 @@ public static class ReportBuilder
     /// <summary>Builds the report of results/&lt;experimentName&gt;/ under <paramref name="resultsRoot"/>
     /// (default <see cref="RunLayout.DefaultResultsRoot"/>) into <paramref name="outPath"/> (default
     /// results/&lt;experiment&gt;/report.html).</summary>
+    /// <exception cref="DirectoryNotFoundException">no results folder for the experiment.</exception>
+    /// <exception cref="ReportWriteException">the report file cannot be written.</exception>
     public static ReportInfo Build(string experimentName, string? resultsRoot = null, string? outPath = null)
     {
         string root = Path.GetFullPath(resultsRoot ?? RunLayout.DefaultResultsRoot());
@@ -37,17 +58,49 @@ public static class ReportBuilder
     {
         var html = new StringBuilder();
         int charts = 0, runFigures = 0;
-        int completed = set.Records.Count(r => r.Status == RunLayout.Status.Completed);
+        int completed = set.Records.Count(r => r.IsCompleted);
+        var notAggregated = set.NotAggregated;
+        var unreadable = new List<string>();
 
         html.Append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/><title>MoeLab report: ").Append(Enc(title)).Append("</title>\n")
             .Append("<style>").Append(Css).Append("</style>\n").Append(PlotlyAssets.ScriptTag).Append("\n</head><body>\n");
         html.Append("<h1>MoeLab report: ").Append(Enc(title)).Append("</h1>\n<p class=\"meta\">Generated ")
             .Append(DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture));
         if (source is not null) html.Append(" from <code>").Append(Enc(source)).Append("</code>");
-        html.Append(". ").Append(set.Records.Count).Append(" run(s): ")
-            .Append(Enc(string.Join(", ", set.Records.GroupBy(r => r.Status).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"))))
-            .Append(". Aggregates use completed runs only.</p>\n");
-        html.Append("<nav><a href=\"#runs\">Runs</a> · <a href=\"#summary\">Summary</a> · <a href=\"#curves\">Curves</a> · <a href=\"#figures\">Run figures</a> · <a href=\"#tables\">Run tables</a> · <a href=\"#configs\">Configs</a></nav>\n");
+        html.Append(". <span id=\"run-count\">").Append(Enc(set.DescribeRuns())).Append("</span>. Aggregates (mean ± std over seeds) use the ")
+            .Append(completed).Append(" completed run(s) only");
+        if (notAggregated.Count > 0 || set.Skipped.Count > 0)
+            html.Append("; failed, interrupted, running and skipped runs are left out (listed below)");
+        html.Append(".</p>\n");
+        html.Append("<nav>");
+        if (set.Skipped.Count > 0) html.Append("<a href=\"#skipped\">Skipped runs</a> · ");
+        if (notAggregated.Count > 0) html.Append("<a href=\"#not-aggregated\">Runs not aggregated</a> · ");
+        html.Append("<a href=\"#runs\">Runs</a> · <a href=\"#summary\">Summary</a> · <a href=\"#curves\">Curves</a> · <a href=\"#figures\">Run figures</a> · <a href=\"#tables\">Run tables</a> · <a href=\"#configs\">Configs</a></nav>\n");
+
+        // Runs that could not be read: in no table, aggregate or chart.
+        if (set.Skipped.Count > 0)
+        {
+            html.Append("<h2 id=\"skipped\">Skipped runs</h2>\n<p class=\"error\">").Append(set.Skipped.Count)
+                .Append(" run(s) could not be read and are in no table, aggregate or chart below:</p>\n");
+            html.Append(Table(new[] { "run", "status", "file", "line", "problem" },
+                set.Skipped.Select(k => new[]
+                {
+                    source is null ? k.Directory : Path.GetRelativePath(source, k.Directory).Replace('\\', '/'),
+                    k.Record?.StatusText ?? "?", k.File ?? "", k.Line?.ToString(CultureInfo.InvariantCulture) ?? "", k.Problem,
+                })));
+        }
+
+        // Runs read but not aggregated, with their errors.
+        if (notAggregated.Count > 0)
+        {
+            html.Append("<h2 id=\"not-aggregated\">Runs not aggregated</h2>\n<p class=\"meta\">").Append(notAggregated.Count)
+                .Append(" run(s) did not complete; they are in the runs table but not in the summary or the curves.</p>\n");
+            html.Append(Table(new[] { "run", "status", "seed", "error" },
+                notAggregated.Select(r => new[]
+                {
+                    RelativeRunName(r, source), r.StatusText, r.Seed?.ToString(CultureInfo.InvariantCulture) ?? "", r.Error ?? "",
+                })));
+        }
 
         // Runs table.
         html.Append("<h2 id=\"runs\">Runs</h2>\n");
@@ -118,7 +171,13 @@ public static class ReportBuilder
                 if (runFigures >= MaxRunFigures) break;
                 string json;
                 try { json = ChartPage.LoadFigureJson(file); }
-                catch (FormatException e) { html.Append("<p class=\"error\">").Append(Enc(e.Message)).Append("</p>\n"); continue; }
+                catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+                {
+                    string problem = e is UnauthorizedAccessException ? $"{file}: permission denied" : e.Message.ReplaceLineEndings(" ");
+                    unreadable.Add(problem);
+                    html.Append("<p class=\"error\">").Append(Enc(problem)).Append("</p>\n");
+                    continue;
+                }
                 html.Append("<div class=\"cell\"><div class=\"caption\">").Append(Enc(RelativeRunName(run, source))).Append(" · seed ")
                     .Append(run.Seed?.ToString(CultureInfo.InvariantCulture) ?? "?").Append("</div>\n")
                     .Append(ChartPage.FragmentFromJson(json, $"runfig-{runFigures++}", fitWidth: true)).Append("</div>\n");
@@ -157,9 +216,11 @@ public static class ReportBuilder
                 if (frame.Rows.Count > MaxTableRows)
                     html.Append("<p class=\"meta\">").Append(frame.Rows.Count - MaxTableRows).Append(" more row(s) in ").Append(Enc(file)).Append("</p>\n");
             }
-            catch (Exception e) when (e is FormatException or InvalidDataException or IOException)
+            catch (Exception e) when (e is FormatException or InvalidDataException or IOException or UnauthorizedAccessException)
             {
-                html.Append("<p class=\"error\">").Append(Enc(e.Message)).Append("</p>\n");
+                string problem = e is UnauthorizedAccessException ? $"{file}: permission denied" : e.Message.ReplaceLineEndings(" ");
+                unreadable.Add(problem);
+                html.Append("<p class=\"error\">").Append(Enc(problem)).Append("</p>\n");
             }
         }
         if (tableFiles.Count > MaxRunTables)
@@ -179,8 +240,16 @@ public static class ReportBuilder
         html.Append("</body></html>\n");
 
         string text = html.ToString();
-        AtomicFile.WriteAllText(outPath, text);
-        return new ReportInfo(outPath, set.Records.Count, completed, (int)(agg?.Rows.Count ?? 0), charts, runFigures, configs.Count, Encoding.UTF8.GetByteCount(text));
+        string fullOut = Path.GetFullPath(outPath);
+        try { AtomicFile.WriteAllText(fullOut, text); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ReportWriteException(fullOut, e); }
+        return new ReportInfo(fullOut, set.Records.Count, completed, (int)(agg?.Rows.Count ?? 0), charts, runFigures, configs.Count, Encoding.UTF8.GetByteCount(text))
+        {
+            RunsLine = set.DescribeRuns(),
+            NotAggregated = notAggregated,
+            Skipped = set.Skipped,
+            UnreadableFiles = unreadable,
+        };
     }
 
     /// <summary>The config JSON with every property named "seed" removed (the grouping key of configs).</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using MoeLab.Experiments.Runtime;
 
 namespace MoeLab.Experiments.Results;
@@ -20,6 +21,9 @@ public sealed record RunRecord
     public string? StartedAt { get; init; }
     public string? EndedAt { get; init; }
     public string? Error { get; init; }
+    /// <summary>Manifest field "failedBeforeStart": a failed run that computed nothing (no metric,
+    /// summary or checkpoint; e.g. a missing data set).</summary>
+    public bool FailedBeforeStart { get; init; }
     /// <summary>The resolved config as JSON text (indented), or null when the manifest has none.</summary>
     public string? ConfigJson { get; init; }
     /// <summary>The resolved config flattened: "model.experts" → 8 (long), 0.1 (double), true, "text";
@@ -32,8 +36,18 @@ public sealed record RunRecord
     public string FiguresDirectory => Path.Combine(Directory, RunLayout.Figures);
     public string TablesDirectory => Path.Combine(Directory, RunLayout.Tables);
 
+    public bool IsCompleted => Status == RunLayout.Status.Completed;
+
+    /// <summary>The status in words: "failed before start" for a failed run that computed nothing,
+    /// else <see cref="Status"/>.</summary>
+    public string StatusText => FailedBeforeStart && Status == RunLayout.Status.Failed ? "failed before start" : Status;
+
+    /// <summary>The first non-blank line of <see cref="Error"/> (trimmed), or null.</summary>
+    public string? ErrorFirstLine => Error?.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0);
+
     /// <summary>Reads <c>manifest.json</c> of <paramref name="runDirectory"/>. Field names are those
     /// in <see cref="RunLayout"/> (camelCase); the config is read from "config" (or "resolvedConfig").</summary>
+    /// <exception cref="DataFileException">the manifest is not valid JSON, or a field has the wrong type.</exception>
     public static RunRecord Load(string runDirectory)
     {
         string dir = Path.GetFullPath(runDirectory);
@@ -41,11 +55,16 @@ public sealed record RunRecord
         if (!File.Exists(path)) throw new FileNotFoundException($"{dir} is not a run directory: {RunLayout.Manifest} not found", path);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new FormatException($"{path}: invalid JSON: {e.Message}", e); }
+        catch (JsonException e)
+        {
+            int? line = e.LineNumber is long l ? checked((int)l + 1) : null;
+            string detail = JsonPosition.Replace(e.Message, "").Trim();
+            throw new DataFileException(path, line, $"not valid JSON ({detail})", e);
+        }
         using (doc)
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new FormatException($"{path}: expected a JSON object at the top level");
+            if (root.ValueKind != JsonValueKind.Object) throw new DataFileException(path, null, $"expected a JSON object at the top level, got {root.ValueKind}");
             string? Str(string name) => root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null
                 ? (v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText()) : null;
             long? seed = null;
@@ -53,7 +72,7 @@ public sealed record RunRecord
             {
                 if (s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long sv)) seed = sv;
                 else if (s.ValueKind == JsonValueKind.String && long.TryParse(s.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out sv)) seed = sv;
-                else throw new FormatException($"{path}: field 'seed' must be an integer, got {s.GetRawText()}");
+                else throw new DataFileException(path, null, $"field 'seed' must be an integer, got {s.GetRawText()}");
             }
             JsonElement config = default;
             bool hasConfig = root.TryGetProperty("config", out config) || root.TryGetProperty("resolvedConfig", out config);
@@ -73,12 +92,17 @@ public sealed record RunRecord
                 StartedAt = Str("startedAt"),
                 EndedAt = Str("endedAt"),
                 Error = Str("error"),
+                FailedBeforeStart = root.TryGetProperty("failedBeforeStart", out var fbs) && fbs.ValueKind == JsonValueKind.True,
                 ConfigJson = hasConfig && config.ValueKind != JsonValueKind.Null
                     ? JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }) : null,
                 Config = flat,
             };
         }
     }
+
+    /// <summary>The " LineNumber: n | BytePositionInLine: m." tail of System.Text.Json messages
+    /// (the line is reported separately).</summary>
+    static readonly Regex JsonPosition = new(@"\s*(Path: \S*\s*\|\s*)?LineNumber: \d+ \| BytePositionInLine: \d+\.?", RegexOptions.CultureInvariant);
 
     static void Flatten(JsonElement element, string prefix, Dictionary<string, object?> into)
     {

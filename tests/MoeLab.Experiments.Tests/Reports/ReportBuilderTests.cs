@@ -84,7 +84,7 @@ public class ReportBuilderTests(ITestOutputHelper output)
         fake.WriteToySweep();
         var err = new StringWriter();
         int rc = ReportCommand.Run("nope", fake.Root, null, TextWriter.Null, err);
-        Assert.Equal(1, rc);
+        Assert.Equal(2, rc); // bad input: nothing written
         Assert.Contains("no results for experiment 'nope'", err.ToString());
         Assert.Contains("toy", err.ToString()); // lists what exists
     }

@@ -110,13 +110,25 @@ public class ResultSetTests
     }
 
     [Fact]
-    public void BadManifestNamesTheFile()
+    public void BadManifestIsSkippedWithFileLineAndReason()
     {
         using var fake = new FakeRuns();
+        fake.WriteRun("x", "good", 1, new { a = 1 }, summaryCsv: "arm,acc\nmain,0.5\n");
         string dir = Path.Combine(fake.Root, "x", "r1");
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "manifest.json"), "{ not json");
-        var e = Assert.Throws<FormatException>(() => ResultSet.Load(fake.Root));
+        File.WriteAllText(Path.Combine(dir, "manifest.json"), "{\n  \"runId\": \"r1\",\n  \"seed\": ");
+        var set = ResultSet.Load(fake.Root);
+        Assert.Equal(new[] { "good" }, set.Records.Select(r => r.RunId));
+        var skipped = Assert.Single(set.Skipped);
+        Assert.Equal(dir, skipped.Directory);
+        Assert.Equal("manifest.json", skipped.File);
+        Assert.Equal(3, skipped.Line);
+        Assert.StartsWith("not valid JSON (", skipped.Problem);
+        Assert.DoesNotContain("LineNumber", skipped.Problem);
+        Assert.StartsWith($"{dir}: manifest.json line 3: not valid JSON (", skipped.ToString());
+        Assert.Equal("2 run(s): 1 completed; 1 skipped (unreadable files)", set.DescribeRuns());
+        // RunRecord.Load itself still throws, naming the file.
+        var e = Assert.Throws<DataFileException>(() => RunRecord.Load(dir));
         Assert.Contains(Path.Combine(dir, "manifest.json"), e.Message);
 
         var missing = Assert.Throws<DirectoryNotFoundException>(() => ResultSet.LoadExperiment("nope", fake.Root));
@@ -124,14 +136,58 @@ public class ResultSetTests
     }
 
     [Fact]
-    public void BadMetricsRowNamesFileAndRow()
+    public void BadMetricsRowSkipsTheRunNamingFileAndLine()
     {
         using var fake = new FakeRuns();
-        string dir = fake.WriteRun("x", "r1", 1, new { a = 1 });
-        File.WriteAllText(Path.Combine(dir, "metrics.csv"), "step,arm,metric,value\n1,main,loss,0.5\nx,main,loss,0.4\n");
+        string dir = fake.WriteRun("x", "r1", 1, new { a = 1 }, summaryCsv: "arm,acc\nmain,0.5\n");
+        File.WriteAllText(Path.Combine(dir, "metrics.csv"), "step,arm,metric,value\n1,main,loss,0.5\n\nx,main,loss,0.4\n");
         var set = ResultSet.Load(fake.Root);
-        var e = Assert.Throws<FormatException>(() => set.History);
-        Assert.Contains("metrics.csv", e.Message);
-        Assert.Contains("row 3", e.Message);
+        var skipped = Assert.Single(set.Skipped);
+        Assert.Equal(("metrics.csv", (int?)4), (skipped.File, skipped.Line)); // the blank line 3 counts
+        Assert.Equal("step 'x' is not an integer", skipped.Problem);
+        Assert.Equal("r1", skipped.Record?.RunId);
+        Assert.Empty(set.Records);
+        Assert.Equal(0, set.Summaries.Rows.Count); // its readable summary is left out too
+        Assert.Equal(0, set.History.Rows.Count);
+    }
+
+    [Theory]
+    [InlineData("metrics.csv", "step,arm,metric,value\n1,main,loss,0.5\n2,main,loss,0.4", 3, "the last row has no newline after it: the file was cut short mid-row")]
+    [InlineData("metrics.csv", "step,arm,metric,value\n1,main,loss,0.5\n2,main", 3, "row has 2 field(s), the header has 4 (last row, no newline after it: the file was cut short mid-row)")]
+    [InlineData("metrics.csv", "", null, "empty file (expected the header step,arm,metric,value): the file was cut short")]
+    [InlineData("summary.csv", "arm,acc\nmain,\"0.5", 2, "unterminated quoted field (the file ends inside it)")]
+    [InlineData("summary.csv", "arm,ac", 1, "the file ends inside its header row (no newline after 'arm,ac'): the file was cut short")]
+    [InlineData("summary.csv", "arm,acc,acc\nmain,1,2\n", 1, "duplicate column 'acc' in the header")]
+    public void CutOrMalformedCsvSkipsTheRun(string file, string content, int? line, string problem)
+    {
+        using var fake = new FakeRuns();
+        fake.WriteRun("x", "ok", 1, new { a = 1 }, summaryCsv: "arm,acc\nmain,0.5\n");
+        string dir = fake.WriteRun("x", "cut", 2, new { a = 1 }, summaryCsv: "arm,acc\nmain,0.7\n");
+        File.WriteAllText(Path.Combine(dir, file), content);
+        var set = ResultSet.Load(fake.Root);
+        var skipped = Assert.Single(set.Skipped);
+        Assert.Equal((dir, file, line, problem), (skipped.Directory, skipped.File, skipped.Line, skipped.Problem));
+        var agg = set.Aggregate();
+        Assert.Equal(1L, Cell(agg, 0, "n"));
+        Assert.Equal(0.5, (double)Cell(agg, 0, "acc.mean")!, 12);
+    }
+
+    [Fact]
+    public void FailedBeforeStartIsReadAndDescribed()
+    {
+        using var fake = new FakeRuns();
+        fake.WriteRun("x", "ok", 1, new { a = 1 }, summaryCsv: "arm,acc\nmain,0.5\n");
+        string nodata = fake.WriteRun("x", "nodata", 2, new { a = 1 }, status: "failed");
+        string manifest = Path.Combine(nodata, "manifest.json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest)
+            .Replace("\"error\": \"boom\"", "\"error\": \"FileNotFoundException: MNIST not found in data/mnist\\nrun the download script\", \"failedBeforeStart\": true"));
+        fake.WriteRun("x", "crashed", 3, new { a = 1 }, status: "failed");
+        fake.WriteRun("x", "stopped", 4, new { a = 1 }, status: "interrupted");
+        var set = ResultSet.Load(fake.Root);
+        Assert.True(set.Records.Single(r => r.RunId == "nodata").FailedBeforeStart);
+        Assert.Equal("4 run(s): 1 completed, 1 failed before start (FileNotFoundException: MNIST not found in data/mnist), 1 failed, 1 interrupted",
+            set.DescribeRuns());
+        Assert.Equal(new[] { "crashed", "nodata", "stopped" }, set.NotAggregated.Select(r => r.RunId));
+        Assert.Equal(1L, Cell(set.Aggregate(), 0, "n"));
     }
 }
