@@ -33,6 +33,7 @@ public static class DoctorCommand
         output.WriteLine($"CUDA available    {info.CudaAvailable} ({info.CudaDeviceCount} device(s))");
         output.WriteLine($"default device    {info.DefaultDevice}");
         output.WriteLine($"threads           {info.Threads}");
+        output.WriteLine($"numerics          {MoeLab.Models.Runtime.DeterministicNumerics.Current}");
         output.WriteLine($"natives from      {info.NativeDirectory}");
         output.WriteLine($".NET              {Environment.Version} on {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
         using var scope = torch.NewDisposeScope();
