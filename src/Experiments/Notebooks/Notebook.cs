@@ -33,7 +33,7 @@ public sealed class Notebook
         return nb;
     }
 
-    /// <summary>Sets the metadata that Polyglot Notebooks / .NET front ends expect (ENVIRONMENT.md):
+    /// <summary>Sets the metadata that Polyglot Notebooks / .NET front ends expect:
     /// kernelspec .net-csharp, language_info polyglot-notebook, default kernel csharp, and
     /// <c>polyglot_notebook.kernelName = csharp</c> on every code cell that has no kernel yet.
     /// Other metadata is left alone.</summary>

@@ -117,3 +117,25 @@ public class RecorderTests
         Assert.Equal("unknown", GitInfo.CurrentCommit(Path.GetTempPath()));
     }
 }
+
+public class FailedBeforeStartTests
+{
+    [Fact]
+    public void A_run_whose_data_set_is_missing_is_failed_before_start_and_says_how_to_get_it()
+    {
+        using var dir = new TempDir();
+        var experiment = ExperimentRegistry.Get("dynamoe-images");
+        var config = ConfigBinder.Resolve(experiment, "smoke", null, ["dataDirectory=" + Path.Combine(dir.Path, "no-such-folder")]);
+        var outcome = ExperimentRunner.Run(experiment, config, 0, new RunOptions { ResultsRoot = dir.Path, Device = "cpu" });
+        Assert.Equal(RunLayout.Status.Failed, outcome.Status);
+        var m = RunManifest.Read(outcome.RunDirectory);
+        Assert.True(m.FailedBeforeStart);
+        Assert.Contains("no-such-folder", m.Error);
+
+        // A run that failed after it computed something is not "before start".
+        var late = ExperimentRunner.Run(Toy.Experiment, Toy.Smoke("train.fault=Throw", "train.faultStep=30"), 0,
+            new RunOptions { ResultsRoot = dir.Path, Device = "cpu" });
+        Assert.Equal(RunLayout.Status.Failed, late.Status);
+        Assert.False(RunManifest.Read(late.RunDirectory).FailedBeforeStart);
+    }
+}
