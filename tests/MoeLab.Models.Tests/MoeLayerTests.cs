@@ -131,7 +131,10 @@ public class MoeLayerTests
     {
         torch.manual_seed(5);
         var layer = new MoeLayer(Small with { SharedExperts = 1, CapacityFactor = 1.0, Router = new RouterOptions { Kind = RouterKind.TopP } });
-        var optimizer = torch.optim.Adam(layer.parameters(), 1e-3);
+        // A plain SGD update with its Scalar held alive: TorchSharp 0.107's optimisers pass temporary
+        // Scalars to native code and can fail when another thread's garbage collection finalises
+        // one mid-call (MoeLab's experiments use GcSafeAdamW for that reason).
+        using var minusLr = (-1e-3).ToScalar();
         var weights = new AuxiliaryLossWeights(LoadBalancing: 0.01, RouterZ: 1e-3, Entropy: 1e-4, SequenceBalance: 1e-3);
         long liveAfterWarmup = 0;
         for (int step = 0; step < 200; step++)
@@ -141,9 +144,10 @@ public class MoeLayerTests
                 var x = torch.randn(4, 16, 16);
                 var o = layer.forward(x);
                 var loss = o.Output.sub(x).square().mean().add(o.Losses.Weighted(weights));
-                optimizer.zero_grad();
+                foreach (var p in layer.parameters()) p.grad?.zero_();
                 loss.backward();
-                optimizer.step();
+                using (torch.no_grad())
+                    foreach (var p in layer.parameters()) p.add_(p.grad!, alpha: minusLr);
                 _ = o.Statistics.Summarize();
             }
             if (step == 9) liveAfterWarmup = DisposeScopeManager.Statistics.ThreadTotalLiveCount;

@@ -47,17 +47,18 @@ public sealed record OptimizerSettings
     };
 }
 
-/// <summary>Factories over TorchSharp's optimisers, plus learning-rate access and state
-/// save/load for checkpoints.</summary>
+/// <summary>Factories of the optimisers every experiment uses (TorchSharp's AdamW and SGD with a
+/// GC-safe step: <see cref="GcSafeAdamW"/>), plus learning-rate access and state save/load for
+/// checkpoints. Create optimisers here, never with <c>torch.optim.*</c> directly.</summary>
 public static class Optimizers
 {
     public static optim.Optimizer AdamW(IEnumerable<TorchSharp.Modules.Parameter> parameters, double lr = 1e-3, double weightDecay = 0.01,
         double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8) =>
-        optim.AdamW(parameters, lr, beta1, beta2, eps, weightDecay);
+        new GcSafeAdamW(parameters, lr, beta1, beta2, eps, weightDecay);
 
     public static optim.Optimizer Sgd(IEnumerable<TorchSharp.Modules.Parameter> parameters, double lr, double momentum = 0,
         double weightDecay = 0, bool nesterov = false) =>
-        optim.SGD(parameters, lr, momentum, dampening: 0, weight_decay: weightDecay, nesterov: nesterov);
+        new GcSafeSgd(parameters, lr, momentum, weightDecay, nesterov);
 
     /// <summary>Sets the learning rate of every parameter group.</summary>
     public static void SetLearningRate(optim.Optimizer optimizer, double lr)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MoeLab.Experiments.Runtime;
+using MoeLab.Experiments.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,7 +42,7 @@ public static class DynaMoeTrainer
     public static (long Steps, double Seconds) Train(nn.Module<Tensor, NetworkOutput> network, DeviceSplit train,
         DynaMoeTrainConfig config, Random order, RunContext context, string arm)
     {
-        var optimizer = optim.AdamW(network.parameters(), lr: config.LearningRate, weight_decay: config.WeightDecay);
+        var optimizer = Optimizers.AdamW(network.parameters(), config.LearningRate, config.WeightDecay);
         long stepsPerEpoch = (train.Count + config.BatchSize - 1) / config.BatchSize;
         long total = stepsPerEpoch * config.Epochs;
         if (config.MaxSteps > 0) total = Math.Min(total, config.MaxSteps);
