@@ -53,7 +53,7 @@ public static class LabCommand
             int code = CliOptions.ExitCode(statuses, signals);
             if (!pr.GetValue(noReport) && !signals.Token.IsCancellationRequested)
             {
-                int reportCode = BuildReports(pr.RootCommandResult.Command, ran, root);
+                int reportCode = BuildReports(ran, root);
                 if (code == 0) code = reportCode;
             }
             return code;
@@ -61,25 +61,13 @@ public static class LabCommand
         return cmd;
     }
 
-    /// <summary>The one place where the lab calls the report builder: `moelab report &lt;experiment&gt;`
-    /// (the `report` command, when this build has it), with --results when that command accepts it.</summary>
-    public static int BuildReports(Command root, IReadOnlyList<string> experiments, string resultsRoot)
+    /// <summary>Writes one report per experiment (the same builder and console output as
+    /// `moelab report`); the worst exit code wins (0 all fine, 1 some runs skipped, 2 bad input).</summary>
+    public static int BuildReports(IReadOnlyList<string> experiments, string resultsRoot, TextWriter? output = null, TextWriter? error = null)
     {
-        var report = root.Subcommands.FirstOrDefault(c => c.Name == "report");
-        if (report is null)
-        {
-            AnsiConsole.MarkupLine("[yellow]The `report` command is not part of this build; no reports were written.[/]");
-            return 0;
-        }
-        bool takesResults = report.Options.Any(o => o.Name == "--results" || o.Aliases.Contains("--results"));
         int code = 0;
         foreach (string name in experiments)
-        {
-            var args = new List<string> { "report", name };
-            if (takesResults) args.AddRange(["--results", resultsRoot]);
-            int c = root.Parse(args).Invoke();
-            if (c != 0) code = c;
-        }
+            code = Math.Max(code, ReportCommand.Run(name, resultsRoot, null, output ?? Console.Out, error ?? Console.Error));
         return code;
     }
 }

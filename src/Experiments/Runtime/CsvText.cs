@@ -1,4 +1,3 @@
-using MoeLab.Experiments.Results;
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Analysis;

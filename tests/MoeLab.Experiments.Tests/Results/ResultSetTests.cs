@@ -1,5 +1,6 @@
 using Microsoft.Data.Analysis;
 using MoeLab.Experiments.Results;
+using MoeLab.Experiments.Runtime;
 
 namespace MoeLab.Experiments.Tests.Results;
 

@@ -1,33 +1,23 @@
 using System.CommandLine;
 using MoeLab.Experiments.Cli;
+using MoeLab.Experiments.Runtime;
 
 namespace MoeLab.Experiments.Tests.Runtime;
 
 public class LabTests
 {
     [Fact]
-    public void Lab_calls_the_report_command_once_per_experiment_with_the_results_root()
+    public void Lab_writes_one_report_per_experiment_through_the_report_builder()
     {
-        var calls = new List<(string Experiment, string? Results)>();
-        var root = new RootCommand("test");
-        var experiment = new Argument<string>("experiment");
-        var results = new Option<string?>("--results");
-        var report = new Command("report") { experiment, results };
-        report.SetAction(pr =>
-        {
-            calls.Add((pr.GetValue(experiment)!, pr.GetValue(results)));
-            return 0;
-        });
-        root.Subcommands.Add(report);
-
-        Assert.Equal(0, LabCommand.BuildReports(root, ["a", "b"], "/tmp/r"));
-        Assert.Equal(new[] { ("a", (string?)"/tmp/r"), ("b", (string?)"/tmp/r") }, calls);
-    }
-
-    [Fact]
-    public void Lab_without_a_report_command_says_so_and_succeeds()
-    {
-        Assert.Equal(0, LabCommand.BuildReports(new RootCommand("test"), ["a"], "/tmp/r"));
+        using var dir = new TempDir();
+        foreach (int seed in new[] { 0, 1 })
+            ExperimentRunner.Run(Toy.Experiment, Toy.Smoke(), seed, new RunOptions { ResultsRoot = dir.Path, Device = "cpu" });
+        var output = new StringWriter();
+        Assert.Equal(0, LabCommand.BuildReports(["toy-regression"], dir.Path, output, TextWriter.Null));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "toy-regression", "report.html")));
+        Assert.Contains("2 run(s)", output.ToString());
+        // An experiment without results is bad input for the report: the lab passes the code on.
+        Assert.Equal(2, LabCommand.BuildReports(["toy-regression", "no-such-experiment"], dir.Path, TextWriter.Null, TextWriter.Null));
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-namespace MoeLab.Experiments.Results;
+namespace MoeLab.Experiments.Runtime;
 
 /// <summary>A results file (a CSV table, a run's manifest.json) that cannot be read as its format
 /// says: which file, on which line when known (1-based), and what is wrong with it. A
