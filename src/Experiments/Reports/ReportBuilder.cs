@@ -289,7 +289,7 @@ public static class ReportBuilder
         long n = (long)(agg.Columns[metric + SeedAggregation.Count][row] ?? 0L);
         if (mean is null) return "–";
         string s = Num(mean.Value);
-        if (std is not null) s += " ± " + Num(std.Value);
+        s += " ± " + (std is null ? HumanNumber.Missing : Num(std.Value)); // one seed: no spread, "± –"
         return s + $" ({n})";
     }
 

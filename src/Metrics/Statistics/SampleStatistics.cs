@@ -11,11 +11,12 @@ public static class SampleStatistics
         return v.Count == 0 ? double.NaN : v.Average();
     }
 
-    /// <summary>Sample standard deviation (divisor n − 1); 0 for fewer than two values.</summary>
+    /// <summary>Sample standard deviation (divisor n − 1); NaN for fewer than two values (a spread
+    /// of one seed does not exist — never report it as 0; people see "–").</summary>
     public static double Std(IEnumerable<double> values)
     {
         var v = values as IReadOnlyCollection<double> ?? values.ToArray();
-        if (v.Count < 2) return 0.0;
+        if (v.Count < 2) return double.NaN;
         double mean = v.Average();
         return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1));
     }

@@ -142,12 +142,16 @@ public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLear
         {
             var fMean = arm.MeanCurve(r => r.Forgetting); var fStd = arm.StdCurve(r => r.Forgetting);
             var gMean = arm.MeanCurve(r => r.Generalisation); var gStd = arm.StdCurve(r => r.Generalisation);
+            bool spread = arm.Runs.Count >= 2; // one repetition has no spread: log means only
             foreach (int t in MoeContinualLearningFigures.CurveRounds(arm.Rounds, stride))
-                context.LogMetrics(t + 1, new Dictionary<string, double>
-                {
-                    ["forgetting_mean"] = fMean[t], ["forgetting_std"] = fStd[t],
-                    ["generalisation_mean"] = gMean[t], ["generalisation_std"] = gStd[t],
-                }, ArmKey(study, arm));
+                context.LogMetrics(t + 1, spread
+                    ? new Dictionary<string, double>
+                    {
+                        ["forgetting_mean"] = fMean[t], ["forgetting_std"] = fStd[t],
+                        ["generalisation_mean"] = gMean[t], ["generalisation_std"] = gStd[t],
+                    }
+                    : new Dictionary<string, double> { ["forgetting_mean"] = fMean[t], ["generalisation_mean"] = gMean[t] },
+                    ArmKey(study, arm));
             var summary = MoeContinualLearningStudies.Summarise(arm, study.Pools);
             context.LogSummary(ArmKey(study, arm), summary,
                 new Dictionary<string, string> { ["study"] = study.Study, ["description"] = arm.Description });

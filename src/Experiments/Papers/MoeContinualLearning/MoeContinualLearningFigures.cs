@@ -29,7 +29,9 @@ public static class MoeContinualLearningFigures
         {
             var arm = study.Arms[a];
             var idx = CurveRounds(arm.Rounds, stride);
-            var mean = arm.MeanCurve(curve); var std = arm.StdCurve(curve);
+            var mean = arm.MeanCurve(curve);
+            // One repetition has no spread (NaN): draw the band with zero width rather than NaN.
+            var std = arm.Runs.Count >= 2 ? arm.StdCurve(curve) : new double[arm.Rounds];
             var x = idx.Select(t => (double)(t + 1)).ToArray();
             var y = idx.Select(t => mean[t]).ToArray();
             string color = Palette[a % Palette.Length];

@@ -11,7 +11,7 @@ public sealed record ArmResult(string Arm, string Description, int Experts, Gati
     public double[] MeanCurve(Func<SimulationResult, double[]> curve) =>
         Enumerable.Range(0, Rounds).Select(t => Runs.Average(r => curve(r)[t])).ToArray();
 
-    /// <summary>Sample standard deviation across repetitions (0 for one repetition).</summary>
+    /// <summary>Sample standard deviation across repetitions (NaN for one repetition: no spread exists).</summary>
     public double[] StdCurve(Func<SimulationResult, double[]> curve) =>
         Enumerable.Range(0, Rounds).Select(t => SampleStatistics.Std(Runs.Select(r => curve(r)[t]))).ToArray();
 
