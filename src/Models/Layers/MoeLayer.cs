@@ -14,7 +14,7 @@ namespace MoeLab.Models.Layers;
 /// dispatch are chosen by <see cref="MoeLayerOptions"/>; forward returns <see cref="MoeOutput"/>.
 /// Input [..., d]; the sequence-level balance loss treats the second-to-last axis as the sequence
 /// (a 2-D input is one sequence).</summary>
-public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>
+public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForwardSlot
 {
     private readonly Router router;
     private readonly ExpertBank experts;
@@ -58,6 +58,22 @@ public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>
         var stats = RoutingStatistics.From(dispatched.Routing, dispatched.TokensPerExpert);
         return new MoeOutput(y.reshape(x.shape), losses, dispatched.Routing, stats);
     }
+
+    public int ModelWidth => Options.DModel;
+
+    public FeedForwardResidual Residual => FeedForwardResidual.Add;
+
+    /// <summary>The layer's output, losses and statistics as one routed pass.</summary>
+    public FeedForwardSlotOutput ForwardSlot(Tensor x)
+    {
+        var o = forward(x);
+        return new FeedForwardSlotOutput(o.Output, o.Losses, new[] { o });
+    }
+
+    /// <summary><see cref="CostModel.Moe"/> of this layer's options.</summary>
+    public ModelCost SlotCost(double? activeExperts = null) => CostModel.Of(this, activeExperts);
+
+    nn.Module IFeedForwardSlot.Module => this;
 
     /// <summary>All four auxiliary losses of a routing over <paramref name="sequences"/> equal-length sequences.</summary>
     public static AuxiliaryLossSet ComputeLosses(RoutingResult routing, long sequences) => new(

@@ -1,12 +1,13 @@
 using MoeLab.Models.Dispatch;
 using MoeLab.Models.Experts;
 using MoeLab.Models.Routing;
+using static TorchSharp.torch;
 
 namespace MoeLab.Models.Layers;
 
 /// <summary>Configuration of one MoE feed-forward layer (immutable; defaults are the benchmark
 /// shape of issue 2: d 256, d_ff 1024, 8 GELU experts, top-2).</summary>
-public sealed record MoeLayerOptions
+public sealed record MoeLayerOptions : FeedForwardSlotOptions
 {
     /// <summary>Model width d (input and output of every expert).</summary>
     public int DModel { get; init; } = 256;
@@ -63,7 +64,11 @@ public sealed record MoeLayerOptions
         };
     }
 
-    public void Validate()
+    public override int ModelWidth => DModel;
+
+    public override IFeedForwardSlot CreateSlot(Device? device = null) => new MoeLayer(this, device);
+
+    public override void Validate()
     {
         ExpertShape.Validate();
         if (Experts <= 0) throw new ArgumentException($"MoeLayerOptions.Experts = {Experts}: expected ≥ 1.");

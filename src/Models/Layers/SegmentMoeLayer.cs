@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace MoeLab.Models.Layers;
 
 /// <summary>Configuration of a Seg-MoE layer (papers/seg-moe.md).</summary>
-public sealed record SegmentMoeOptions
+public sealed record SegmentMoeOptions : FeedForwardSlotOptions
 {
     /// <summary>Routed experts, router rule, capacity and dispatch. The router is built on the
     /// concatenated segment (input ω·d). Seg-MoE: top-1, N = 4 (small) / 8 (base), GELU, no bias.
@@ -35,7 +35,11 @@ public sealed record SegmentMoeOptions
     /// <summary>Per-token hidden width of the shared expert (its hidden layer is ω times this); null = d_ff.</summary>
     public int? SharedHidden { get; init; }
 
-    public void Validate()
+    public override int ModelWidth => Moe.DModel;
+
+    public override IFeedForwardSlot CreateSlot(Device? device = null) => new SegmentMoeLayer(this, device);
+
+    public override void Validate()
     {
         Moe.Validate();
         if (Omega < 1) throw new ArgumentException($"SegmentMoeOptions.Omega = {Omega}: expected ≥ 1.");
@@ -50,7 +54,7 @@ public sealed record SegmentMoeOptions
 /// the gated shared expert on the concatenated segment σ(w_sᵀ S_j)·E_s(S_j); padded positions are
 /// cropped. Aux losses are computed over segments (the paper's L_aux over segments).
 /// Input and output [B, T, d].</summary>
-public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>
+public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForwardSlot
 {
     private readonly SegmentRouter router;
     private readonly ExpertBank experts;
@@ -107,6 +111,21 @@ public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>
         var stats = RoutingStatistics.From(dispatched.Routing, dispatched.TokensPerExpert);
         return new MoeOutput(y, losses, dispatched.Routing, stats);
     }
+
+    public int ModelWidth => Options.Moe.DModel;
+
+    public FeedForwardResidual Residual => FeedForwardResidual.Add;
+
+    /// <summary>x [batch, tokens, d] → the layer's output, losses and statistics as one routed pass.</summary>
+    public FeedForwardSlotOutput ForwardSlot(Tensor x)
+    {
+        var o = forward(x);
+        return new FeedForwardSlotOutput(o.Output, o.Losses, new[] { o });
+    }
+
+    public ModelCost SlotCost(double? activeExperts = null) => Cost(activeExperts);
+
+    nn.Module IFeedForwardSlot.Module => this;
 
     /// <summary>Parameters and forward FLOPs per token (router and shared expert run once per segment).</summary>
     public ModelCost Cost(double? activeExperts = null)

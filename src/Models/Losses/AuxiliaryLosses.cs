@@ -87,6 +87,11 @@ public sealed record AuxiliaryLossSet(Tensor LoadBalancing, Tensor RouterZ, Tens
         return total;
     }
 
+    /// <summary>All four losses 0 (scalars on <paramref name="device"/>): what a dense layer contributes.</summary>
+    public static AuxiliaryLossSet Zero(Device device) => new(
+        torch.zeros(Array.Empty<long>(), device: device), torch.zeros(Array.Empty<long>(), device: device),
+        torch.zeros(Array.Empty<long>(), device: device), torch.zeros(Array.Empty<long>(), device: device));
+
     /// <summary>Element-wise sum over layers (e.g. to average or log a whole network's losses).</summary>
     public static AuxiliaryLossSet Sum(IReadOnlyList<AuxiliaryLossSet> sets)
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MoeLab.Experiments.Runtime;
+using MoeLab.Models.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 
