@@ -6,8 +6,9 @@ namespace MoeLab.Models.Routing;
 /// <summary>Where the percentile threshold of <see cref="PercentileRouter"/> is taken.</summary>
 public enum PercentileMode
 {
-    /// <summary>τ-percentile of each token's own N gate values (as third-party readings describe
-    /// DynaMoE). Selects about ⌈(1−τ)·N⌉ experts every time: effectively a fixed k.</summary>
+    /// <summary>τ-quantile of each token's own N gate values (as third-party readings describe
+    /// DynaMoE). With distinct gate values a token keeps exactly N − ⌈τ·(N−1)⌉ experts (e.g. τ = 0.75:
+    /// 1 of 4, 2 of 5 to 8, 3 of 9), the same number every time: effectively a fixed k.</summary>
     PerToken,
 
     /// <summary>τ-percentile of all units' gate values in the batch: one threshold, so the number
@@ -17,11 +18,15 @@ public enum PercentileMode
 
 /// <summary>Percentile routing of DynaMoE (arXiv 2603.01697, as described in papers/dynamoe.md):
 /// g = softmax((z + ε)/T) with ε ~ N(0, σ²) in training (T = 0.5, σ = 0.1 by those readings);
-/// a unit selects the experts whose gate value exceeds θ, the τ-quantile of its own gate values
+/// a unit keeps the experts whose gate value is at or above θ, the τ-quantile of its own gate values
 /// (<see cref="PercentileMode.PerToken"/>) or of the whole batch's (<see cref="PercentileMode.Batch"/>);
 /// always at least the best expert; weights are renormalised over the selection,
 /// w_i = g_i / Σ_{j∈S} g_j (= softmax of z/T restricted to S). The quantile is the
-/// linearly-interpolated one (numpy's default): position τ·(n−1) in the ascending order.</summary>
+/// linearly-interpolated one (numpy's and torch.quantile's default): position τ·(n−1) in the ascending
+/// order. Per token (n = N, distinct values) the kept count is therefore N − ⌈τ·(N−1)⌉: when τ·(N−1)
+/// is a whole number θ is itself one of the gate values and is kept ("at or above"); gate values tied
+/// with θ are all kept. (⌈(1−τ)·N⌉ is only an approximation of this count: it is one too many at
+/// e.g. N = 8, τ = 0.2.)</summary>
 public sealed class PercentileRouter : Router
 {
     public double Tau { get; }
@@ -60,7 +65,7 @@ public sealed class PercentileRouter : Router
             var threshold = Mode == PercentileMode.PerToken
                 ? Quantile(gates, Tau).unsqueeze(1)                         // [units, 1]
                 : Quantile(gates.reshape(1, -1), Tau);                      // [1]
-            count = gates.gt(threshold).sum(-1).clamp_min(1);               // [units], ≥ 1 expert
+            count = gates.ge(threshold).sum(-1).clamp_min(1);               // [units] g ≥ θ, ≥ 1 expert
         }
         long slots = count.numel() == 0 ? 1 : count.max().item<long>();
         var (indices, values, valid) = TakeSortedPrefix(sorted, order, count, slots);
