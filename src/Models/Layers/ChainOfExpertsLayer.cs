@@ -34,6 +34,9 @@ public sealed record ChainOfExpertsOptions : FeedForwardSlotOptions
 
     public override IFeedForwardSlot CreateSlot(Device? device = null) => new ChainOfExpertsLayer(this, device);
 
+    /// <summary>Every iteration's router made causal (<see cref="MoeLayerOptions.ForCausalModel"/>).</summary>
+    public override ChainOfExpertsOptions ForCausalModel() => this with { Moe = Moe.ForCausalModel() };
+
     public override void Validate()
     {
         Moe.Validate();
@@ -89,7 +92,7 @@ public sealed class ChainOfExpertsLayer : nn.Module<Tensor, ChainOfExpertsOutput
         for (int t = 0; t < Options.Iterations; t++)
         {
             var router = routers[Options.ShareRouter ? 0 : t];
-            var routing = router.forward(u);
+            var routing = router.Route(u, x.shape[^2]);
             var dispatched = moe.Dispatch == DispatchMode.Grouped
                 ? GroupedDispatch.Run(experts, u, routing, moe.CapacityFactor, moe.Kernel)
                 : ReferenceDispatch.Run(experts, u, routing, moe.CapacityFactor);

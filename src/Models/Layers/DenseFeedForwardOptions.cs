@@ -30,5 +30,8 @@ public sealed record DenseFeedForwardOptions : FeedForwardSlotOptions
         return new FeedForward("dense", Shape, device);
     }
 
+    /// <summary>A dense FFN acts on each token alone: already causal.</summary>
+    public override DenseFeedForwardOptions ForCausalModel() => this;
+
     public override void Validate() => Shape.Validate();
 }

@@ -39,6 +39,16 @@ public sealed record SegmentMoeOptions : FeedForwardSlotOptions
 
     public override IFeedForwardSlot CreateSlot(Device? device = null) => new SegmentMoeLayer(this, device);
 
+    /// <summary>Segments computed jointly: the router's ω (ω·d inputs choose the experts of all ω tokens)
+    /// and, with the shared expert, ω (it maps a whole segment to a whole segment); the larger of the two.</summary>
+    public override int TokenMixingSpan => Math.Max(EffectiveRouterOmega, SegmentSharedExpert ? Omega : 1);
+
+    /// <summary>The router made causal between segments (<see cref="MoeLayerOptions.ForCausalModel"/>).
+    /// Segment routing and the segment shared expert are inherently non-causal WITHIN a segment (a
+    /// token's output depends on the later tokens of its segment): with ω &gt; 1 the layer is causal
+    /// only at segment granularity (<see cref="TokenMixingSpan"/>).</summary>
+    public override SegmentMoeOptions ForCausalModel() => this with { Moe = Moe.ForCausalModel() };
+
     public override void Validate()
     {
         Moe.Validate();

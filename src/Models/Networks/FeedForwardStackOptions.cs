@@ -17,6 +17,9 @@ public sealed record FeedForwardStackOptions
     /// <summary>Coefficients of the auxiliary losses (all 0 by default: no auxiliary loss).</summary>
     public AuxiliaryLossWeights LossWeights { get; init; } = new();
 
+    /// <summary>Every slot configured for a causal sequence model (<see cref="FeedForwardSlotOptions.ForCausalModel"/>).</summary>
+    public FeedForwardStackOptions ForCausalModel() => this with { Layers = Layers.Select(l => l.ForCausalModel()).ToArray() };
+
     public void Validate()
     {
         if (Width <= 0) throw new ArgumentException($"FeedForwardStackOptions.Width = {Width}: expected > 0.");

@@ -10,6 +10,9 @@ namespace MoeLab.Models.Networks;
 /// shift and prefix mean, each followed by a learned d×d projection — then applies one feed-forward
 /// block (<see cref="FeedForwardStack"/> with that layer's slot). Token embedding + learned position
 /// embedding; the output projection is tied to the token embedding (saves V·d parameters).
+/// The model is causal: its slots are built with <see cref="FeedForwardStackOptions.ForCausalModel"/>
+/// (a batch-wide percentile router becomes the per-position one), and slots that mix the tokens of a
+/// segment (Seg-MoE with ω &gt; 1) are refused.
 /// Parameters are created in the order: embedding, positions, then per layer norm, W_prev, W_mean, slot.</summary>
 public sealed class MlpLanguageModel : nn.Module<Tensor, NetworkOutput>
 {
@@ -34,7 +37,12 @@ public sealed class MlpLanguageModel : nn.Module<Tensor, NetworkOutput>
     {
         if (vocabulary <= 0 || sequenceLength <= 0)
             throw new ArgumentException($"MlpLanguageModel: vocabulary ({vocabulary}) and sequence length ({sequenceLength}) must be positive.");
+        feedForward = feedForward.ForCausalModel();
         feedForward.Validate();
+        for (int l = 0; l < feedForward.Layers.Count; l++)
+            if (feedForward.Layers[l].TokenMixingSpan > 1)
+                throw new ArgumentException($"MlpLanguageModel: layer {l} computes segments of {feedForward.Layers[l].TokenMixingSpan} tokens jointly, " +
+                    "so a token would see later tokens of its segment; a causal language model needs token-wise slots.");
         SequenceLength = sequenceLength;
         int width = feedForward.Width;
         tokens = nn.Embedding(vocabulary, width, device: device);

@@ -12,8 +12,20 @@ public enum PercentileMode
     PerToken,
 
     /// <summary>τ-percentile of all units' gate values in the batch: one threshold, so the number
-    /// of experts per token genuinely varies.</summary>
+    /// of experts per token genuinely varies. NOT causal: in a sequence model the threshold at
+    /// position t also uses tokens after t, so a causal layer refuses it (use <see cref="BatchPerPosition"/>).</summary>
     Batch,
+
+    /// <summary>The causal variant of <see cref="Batch"/>: one threshold per position t, the τ-quantile
+    /// of the B·N gate values of the batch's tokens at position t. A token's experts then depend on
+    /// the other sequences' tokens at its own position but on no later position. Chosen over a
+    /// threshold from all past tokens because every position gets a population of the same size
+    /// (B·N values, so the expert count does not drift along the sequence, whereas a prefix threshold
+    /// at t = 0 would be the per-token rule), it costs what the batch-wide rule costs (one sort of
+    /// [T, B·N]) instead of a quantile per prefix, and within a position the count still varies from
+    /// token to token. With B = 1 it is the per-token rule; without a sequence layout
+    /// (<see cref="Router.forward"/>) the input is one sequence.</summary>
+    BatchPerPosition,
 }
 
 /// <summary>Percentile routing of DynaMoE (arXiv 2603.01697, as described in papers/dynamoe.md):
@@ -29,6 +41,9 @@ public enum PercentileMode
 /// e.g. N = 8, τ = 0.2.)</summary>
 public sealed class PercentileRouter : Router
 {
+    /// <summary>False for <see cref="PercentileMode.Batch"/> (its threshold uses every position).</summary>
+    public override bool IsCausal => Mode != PercentileMode.Batch;
+
     public double Tau { get; }
     public double Temperature { get; }
     public double NoiseStd { get; }
@@ -53,7 +68,10 @@ public sealed class PercentileRouter : Router
         Renormalize = renormalize;
     }
 
-    public override RoutingResult Select(Tensor logits)
+    /// <summary>Without a sequence layout: all units form one sequence.</summary>
+    public override RoutingResult Select(Tensor logits) => Select(logits, Math.Max(1, logits.shape[0]));
+
+    public override RoutingResult Select(Tensor logits, long tokensPerSequence)
     {
         using var scope = NewDisposeScope();
         var z = AddTrainingNoise(logits, NoiseStd).div(Temperature);         // [units, N]  (z + ε)/T
@@ -62,9 +80,12 @@ public sealed class PercentileRouter : Router
         Tensor count;                                                        // [units]
         using (torch.no_grad())
         {
-            var threshold = Mode == PercentileMode.PerToken
-                ? Quantile(gates, Tau).unsqueeze(1)                         // [units, 1]
-                : Quantile(gates.reshape(1, -1), Tau);                      // [1]
+            var threshold = Mode switch
+            {
+                PercentileMode.PerToken => Quantile(gates, Tau).unsqueeze(1),                  // [units, 1]
+                PercentileMode.Batch => Quantile(gates.reshape(1, -1), Tau),                  // [1]
+                _ => PerPositionThreshold(gates, tokensPerSequence),                          // [units, 1]
+            };
             count = gates.ge(threshold).sum(-1).clamp_min(1);               // [units] g ≥ θ, ≥ 1 expert
         }
         long slots = count.numel() == 0 ? 1 : count.max().item<long>();
@@ -73,6 +94,20 @@ public sealed class PercentileRouter : Router
         var weights = Renormalize ? chosen.div(chosen.sum(-1, keepdim: true)) : chosen;
         var r = RoutingResult.Create(z, gates, indices, weights, valid, Experts);
         return TopKRouter.Detach(r, scope);
+    }
+
+    /// <summary>θ_t = τ-quantile of the gates of all sequences' units at position t, for each unit
+    /// (gates [B·T, N], sequence by sequence) → [B·T, 1].</summary>
+    private Tensor PerPositionThreshold(Tensor gates, long tokensPerSequence)
+    {
+        long units = gates.shape[0], t = tokensPerSequence, n = gates.shape[1];
+        if (units == 0) return gates.new_zeros(0, 1);
+        if (t <= 0 || units % t != 0)
+            throw new ArgumentException($"PercentileRouter: {units} units do not split into sequences of {t}.");
+        long b = units / t;
+        var byPosition = gates.reshape(b, t, n).transpose(0, 1).reshape(t, b * n); // [T, B·N]
+        var theta = Quantile(byPosition, Tau);                                      // [T]
+        return theta.repeat(b).unsqueeze(1);                                        // [B·T, 1] unit b·T + t → θ_t
     }
 
     /// <summary>Row-wise linearly interpolated τ-quantile of x [rows, n] → [rows].</summary>

@@ -52,7 +52,7 @@ public sealed class SegmentRouter : nn.Module<Tensor, SegmentRouting>
             throw new ArgumentException($"SegmentRouter: expected input [batch, tokens, {DModel}], got [{string.Join(", ", x.shape)}].");
         long b = x.shape[0], t = x.shape[1];
         var segments = Concatenate(x, Omega, out long padded);  // [B·S, ω·d]
-        var routing = inner.forward(segments);
+        var routing = inner.Route(segments, padded / Omega);   // sequences of S segments
         return new SegmentRouting(segments, routing, b, t, padded, Omega);
     }
 
