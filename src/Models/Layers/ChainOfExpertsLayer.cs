@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace MoeLab.Models.Layers;
 
-/// <summary>Configuration of a Chain-of-Experts layer (papers/chain-of-experts.md).</summary>
+/// <summary>Configuration of a Chain-of-Experts layer (Wang et al. 2025, arXiv 2506.18945).</summary>
 public sealed record ChainOfExpertsOptions : FeedForwardSlotOptions
 {
     /// <summary>Experts (one bank shared by all iterations), router rule with K per iteration, shared

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace MoeLab.Models.Layers;
 
-/// <summary>Configuration of a Seg-MoE layer (papers/seg-moe.md).</summary>
+/// <summary>Configuration of a Seg-MoE layer (Ortigossa &amp; Segal 2026, arXiv 2601.21641).</summary>
 public sealed record SegmentMoeOptions : FeedForwardSlotOptions
 {
     /// <summary>Routed experts, router rule, capacity and dispatch. The router is built on the
@@ -21,7 +21,7 @@ public sealed record SegmentMoeOptions : FeedForwardSlotOptions
     public int Omega { get; init; } = 1;
 
     /// <summary>Segment length of the ROUTER when it differs from <see cref="Omega"/> (null = ω). Setting 1
-    /// with ω &gt; 1 gives the control arm of papers/seg-moe.md: the segment-concatenated shared expert
+    /// with ω &gt; 1 gives the Seg-MoE reproduction's control arm: the segment-concatenated shared expert
     /// with token-wise routing, separating routing granularity from the bigger shared expert.</summary>
     public int? RouterOmega { get; init; }
 
@@ -58,7 +58,7 @@ public sealed record SegmentMoeOptions : FeedForwardSlotOptions
     }
 }
 
-/// <summary>The Seg-MoE layer (Ortigossa &amp; Segal 2026, papers/seg-moe.md): tokens are right-padded
+/// <summary>The Seg-MoE layer (Ortigossa &amp; Segal 2026, arXiv 2601.21641): tokens are right-padded
 /// to a multiple of ω and routed per segment (<see cref="SegmentRouter"/>); routed experts are
 /// position-wise, y_t = Σ_{i∈K_j} g_{j,i} E_i(u_t) for every token t of segment j; plus, optionally,
 /// the gated shared expert on the concatenated segment σ(w_sᵀ S_j)·E_s(S_j); padded positions are

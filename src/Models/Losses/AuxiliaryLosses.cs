@@ -40,7 +40,7 @@ public static class AuxiliaryLosses
         return probabilities.mul(logp).sum(-1).neg().mean().MoveToOuterDisposeScope();
     }
 
-    /// <summary>Sequence-level balance loss (DeepSeek-V2 / Chain-of-Experts, papers/chain-of-experts.md):
+    /// <summary>Sequence-level balance loss (DeepSeek-V2 / Chain-of-Experts, arXiv 2506.18945):
     /// for each sequence b of S units, f_{b,i} = c_{b,i} · N / A_b (A_b = S·K for top-K) and
     /// P_{b,i} = (1/S) Σ_t s_{t,i}; L = (1/B) Σ_b Σ_i f_{b,i} P_{b,i}. The routing's units must be
     /// ordered sequence by sequence ([B·S] rows).</summary>

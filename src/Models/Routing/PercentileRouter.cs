@@ -28,7 +28,7 @@ public enum PercentileMode
     BatchPerPosition,
 }
 
-/// <summary>Percentile routing of DynaMoE (arXiv 2603.01697, as described in papers/dynamoe.md):
+/// <summary>Percentile routing of DynaMoE (arXiv 2603.01697, as third-party readings of it describe it):
 /// g = softmax((z + ε)/T) with ε ~ N(0, σ²) in training (T = 0.5, σ = 0.1 by those readings);
 /// a unit keeps the experts whose gate value is at or above θ, the τ-quantile of its own gate values
 /// (<see cref="PercentileMode.PerToken"/>) or of the whole batch's (<see cref="PercentileMode.Batch"/>);

@@ -19,7 +19,7 @@ public sealed record RouterOptions
     public bool Renormalize { get; init; } = false;
 
     /// <summary>Top-k / percentile: std of Gaussian noise on the logits in training
-    /// (top-k: 0 = none by default; percentile: 0.1 per papers/dynamoe.md).</summary>
+    /// (top-k: 0 = none by default; percentile: 0.1 per third-party readings of DynaMoE).</summary>
     public double? NoiseStd { get; init; }
 
     /// <summary>Top-p: mass threshold p (0.4 = the official default of Huang et al.).</summary>
@@ -28,7 +28,7 @@ public sealed record RouterOptions
     /// <summary>Percentile: τ (unknown in DynaMoE; our default 0.75 keeps about a quarter of the experts).</summary>
     public double Tau { get; init; } = 0.75;
 
-    /// <summary>Percentile: softmax temperature T (0.5 per papers/dynamoe.md).</summary>
+    /// <summary>Percentile: softmax temperature T (0.5 per third-party readings of DynaMoE).</summary>
     public double Temperature { get; init; } = 0.5;
 
     /// <summary>Percentile: per-token, batch-wide or per-position-over-the-batch threshold.</summary>
