@@ -42,26 +42,58 @@ public class RouterTests
     }
 
     [Fact]
-    public void PerTokenPercentileSelectsGatesAboveTheTokensOwnQuantile()
+    public void PerTokenPercentileKeepsGatesAtOrAboveTheTokensOwnQuantileWithTies()
     {
         using var scope = NewDisposeScope();
         // temperature 1 so g = the given probabilities; eval mode → no noise
         var logits = LogitsOf(new float[,]
         {
             { 0.1f, 0.2f, 0.3f, 0.4f },     // τ=0.5: position 1.5 → θ = 0.25 → {3, 2}
-            { 0.25f, 0.25f, 0.25f, 0.25f }, // nothing > θ = 0.25 → at least one expert: 0
+            { 0.25f, 0.25f, 0.25f, 0.25f }, // every gate is at θ = 0.25 → all four kept
         });
         var router = new PercentileRouter(4, 4, tau: 0.5, PercentileMode.PerToken, temperature: 1, noiseStd: 0.1);
         router.eval();
         var r = router.Select(logits);
-        Assert.Equal(new long[] { 3, 2, 0, 0 }, ToLongs(r.ExpertIndices));
-        Assert.Equal(new[] { true, true, true, false }, ToBools(r.Valid));
-        Close(torch.tensor(new float[] { 0.4f / 0.7f, 0.3f / 0.7f, 1f, 0f }).reshape(2, 2), r.Weights, what: "renormalised percentile weights");
+        Assert.Equal(new long[] { 3, 2, 0, 0, 0, 1, 2, 3 }, ToLongs(r.ExpertIndices));
+        Assert.Equal(new[] { true, true, false, false, true, true, true, true }, ToBools(r.Valid));
+        Close(torch.tensor(new float[] { 0.4f / 0.7f, 0.3f / 0.7f, 0f, 0f, 0.25f, 0.25f, 0.25f, 0.25f }).reshape(2, 4), r.Weights, what: "renormalised percentile weights");
 
         // τ = 0.9: position 2.7 → θ = 0.3 + 0.7·0.1 = 0.37 → only expert 3
         var high = new PercentileRouter(4, 4, tau: 0.9, PercentileMode.PerToken, temperature: 1, noiseStd: 0);
         var h = high.Select(logits.narrow(0, 0, 1));
         Assert.Equal(new long[] { 3 }, ToLongs(h.ExpertIndices));
+    }
+
+    [Theory]
+    // N = 5, τ = 0.75: position τ(N−1) = 3 is a gate value, θ = 0.3; at or above it: 0.4, 0.3.
+    [InlineData(new[] { 0.05f, 0.1f, 0.15f, 0.3f, 0.4f }, new long[] { 4, 3 })]
+    // N = 9, τ = 0.75: position 6, θ = 0.14; at or above it: 0.24, 0.2, 0.14.
+    [InlineData(new[] { 0.02f, 0.04f, 0.06f, 0.08f, 0.1f, 0.12f, 0.14f, 0.2f, 0.24f }, new long[] { 8, 7, 6 })]
+    public void PerTokenPercentileKeepsTheGatesAtOrAboveTheQuantile(float[] probabilities, long[] expected)
+    {
+        using var scope = NewDisposeScope();
+        int n = probabilities.Length;
+        var p = new float[1, n];
+        for (int i = 0; i < n; i++) p[0, i] = probabilities[i];
+        var router = new PercentileRouter(4, n, tau: 0.75, PercentileMode.PerToken, temperature: 1, noiseStd: 0);
+        var r = router.Select(LogitsOf(p));
+        Assert.Equal(expected, ToLongs(r.ExpertIndices));
+        Assert.Equal(n - (long)Math.Ceiling(0.75 * (n - 1)), expected.Length);
+    }
+
+    [Fact]
+    public void PerTokenPercentileCountIsNMinusTheCeilingOfTauTimesNMinusOne()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(12);
+        foreach (double tau in new[] { 0.25, 0.5, 0.75, 0.875 })   // τ·(N−1) exact in binary
+            for (int n = 1; n <= 12; n++)
+            {
+                var router = new PercentileRouter(4, n, tau, PercentileMode.PerToken, temperature: 1, noiseStd: 0);
+                var r = router.Select(torch.randn(32, n).mul(2));     // distinct gate values
+                long expected = n - (long)Math.Ceiling(tau * (n - 1));
+                Assert.All(ToLongs(r.ExpertsPerUnit), c => Assert.Equal(expected, c));
+            }
     }
 
     [Fact]

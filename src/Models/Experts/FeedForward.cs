@@ -1,3 +1,5 @@
+using MoeLab.Models.Accounting;
+using MoeLab.Models.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,7 +10,7 @@ namespace MoeLab.Models.Experts;
 /// shared expert(s) of DeepSeekMoE / Chain-of-Experts / Seg-MoE. Weights are stored input-major
 /// ([d_in, d_ff], [d_ff, d_out]) exactly like one slice of <see cref="ExpertBank"/>, so one expert
 /// can be copied into a dense FFN (and back) for equivalence checks.</summary>
-public sealed class FeedForward : nn.Module<Tensor, Tensor>
+public sealed class FeedForward : nn.Module<Tensor, Tensor>, IFeedForwardSlot
 {
     private readonly Parameter w_in;   // [d_in, d_ff] or [d_in, 2·d_ff] for SwiGLU (gate ‖ up)
     private readonly Parameter w_out;  // [d_ff, d_out]
@@ -47,6 +49,20 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         var y = b_out is null ? a.matmul(w_out) : a.matmul(w_out).add(b_out); // [..., d_out]
         return y.MoveToOuterDisposeScope();
     }
+
+    /// <summary>Input and output width (a slot needs d_in = d_out).</summary>
+    public int ModelWidth => Shape.DIn == Shape.DOut ? Shape.DIn
+        : throw new InvalidOperationException($"FeedForward {Shape} maps {Shape.DIn} → {Shape.DOut}: not a residual feed-forward slot.");
+
+    public FeedForwardResidual Residual => FeedForwardResidual.Add;
+
+    /// <summary>x [..., d] → FFN(x) with zero auxiliary losses and no routing.</summary>
+    public FeedForwardSlotOutput ForwardSlot(Tensor x) => FeedForwardSlotOutput.Dense(forward(x));
+
+    /// <summary>Every parameter active; 2 FLOPs per multiply–accumulate.</summary>
+    public ModelCost SlotCost(double? activeExperts = null) => CostModel.FeedForward(Shape);
+
+    nn.Module IFeedForwardSlot.Module => this;
 }
 
 /// <summary>Initialisation and activation shared by <see cref="FeedForward"/> and <see cref="ExpertBank"/>.</summary>

@@ -9,8 +9,8 @@ using static TorchSharp.torch;
 
 namespace MoeLab.Models.Layers;
 
-/// <summary>Configuration of a Chain-of-Experts layer (papers/chain-of-experts.md).</summary>
-public sealed record ChainOfExpertsOptions
+/// <summary>Configuration of a Chain-of-Experts layer (Wang et al. 2025, arXiv 2506.18945).</summary>
+public sealed record ChainOfExpertsOptions : FeedForwardSlotOptions
 {
     /// <summary>Experts (one bank shared by all iterations), router rule with K per iteration, shared
     /// experts. CoE: fine-grained SwiGLU experts, raw top-K probabilities (<c>norm_topk_prob = false</c>),
@@ -26,7 +26,18 @@ public sealed record ChainOfExpertsOptions
     /// <summary>Ablation: one router for all iterations (the paper's "shared router" arm, worse).</summary>
     public bool ShareRouter { get; init; } = false;
 
-    public void Validate()
+    /// <summary>As a block's feed-forward slot: false (the official code's default) makes the block's
+    /// output u_C itself; true adds the block input back, h + u_C (the paper's "outer residual" arm).</summary>
+    public bool OuterResidual { get; init; } = false;
+
+    public override int ModelWidth => Moe.DModel;
+
+    public override IFeedForwardSlot CreateSlot(Device? device = null) => new ChainOfExpertsLayer(this, device);
+
+    /// <summary>Every iteration's router made causal (<see cref="MoeLayerOptions.ForCausalModel"/>).</summary>
+    public override ChainOfExpertsOptions ForCausalModel() => this with { Moe = Moe.ForCausalModel() };
+
+    public override void Validate()
     {
         Moe.Validate();
         if (Iterations < 1) throw new ArgumentException($"ChainOfExpertsOptions.Iterations = {Iterations}: expected ≥ 1.");
@@ -47,7 +58,7 @@ public sealed record ChainOfExpertsOutput(Tensor Output, IReadOnlyList<MoeOutput
 /// u_t = u_{t−1} + Σ_{i∈TopK(s_t)} g_{t,i}·FFN_i(u_{t−1}) + Shared(u_{t−1}), s_t = softmax(u_tᵀ u_{t−1}),
 /// y = u_C (the official code's default path without an outer residual; the caller applies the
 /// pre-norm). Input [..., S, d].</summary>
-public sealed class ChainOfExpertsLayer : nn.Module<Tensor, ChainOfExpertsOutput>
+public sealed class ChainOfExpertsLayer : nn.Module<Tensor, ChainOfExpertsOutput>, IFeedForwardSlot
 {
     private readonly ExpertBank experts;
     private readonly ModuleList<Router> routers;
@@ -81,7 +92,7 @@ public sealed class ChainOfExpertsLayer : nn.Module<Tensor, ChainOfExpertsOutput
         for (int t = 0; t < Options.Iterations; t++)
         {
             var router = routers[Options.ShareRouter ? 0 : t];
-            var routing = router.forward(u);
+            var routing = router.Route(u, x.shape[^2]);
             var dispatched = moe.Dispatch == DispatchMode.Grouped
                 ? GroupedDispatch.Run(experts, u, routing, moe.CapacityFactor, moe.Kernel)
                 : ReferenceDispatch.Run(experts, u, routing, moe.CapacityFactor);
@@ -93,6 +104,22 @@ public sealed class ChainOfExpertsLayer : nn.Module<Tensor, ChainOfExpertsOutput
         }
         return new ChainOfExpertsOutput(u.reshape(x.shape), iterations);
     }
+
+    public int ModelWidth => Options.Moe.DModel;
+
+    public FeedForwardResidual Residual => Options.OuterResidual ? FeedForwardResidual.Add : FeedForwardResidual.Replace;
+
+    /// <summary>u_C, the losses summed over iterations, and one routed pass per iteration.</summary>
+    public FeedForwardSlotOutput ForwardSlot(Tensor x)
+    {
+        var o = forward(x);
+        return new FeedForwardSlotOutput(o.Output, o.Losses, o.Iterations);
+    }
+
+    /// <summary><see cref="Cost"/>; <paramref name="activeExperts"/> is per iteration.</summary>
+    public ModelCost SlotCost(double? activeExperts = null) => Cost(activeExperts);
+
+    nn.Module IFeedForwardSlot.Module => this;
 
     /// <summary>Parameters and forward FLOPs per token. Total counts every parameter once (one bank,
     /// the routers, the shared expert). Routed experts (K per iteration), the shared expert and one

@@ -12,9 +12,9 @@ namespace MoeLab.Models.Layers;
 /// y_t = Σ_{i ∈ S_t, kept} g_{t,i} · E_i(x_t) + Σ_{shared} E_s(x_t)
 /// (Shazeer et al. 2017 eq. 1; shared experts as DeepSeekMoE eq. 9). The router, experts and
 /// dispatch are chosen by <see cref="MoeLayerOptions"/>; forward returns <see cref="MoeOutput"/>.
-/// Input [..., d]; the sequence-level balance loss treats the second-to-last axis as the sequence
-/// (a 2-D input is one sequence).</summary>
-public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>
+/// Input [..., d]; the second-to-last axis is the sequence (a 2-D input is one sequence), for the
+/// sequence-level balance loss and for routers that compare tokens at the same position.</summary>
+public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForwardSlot
 {
     private readonly Router router;
     private readonly ExpertBank experts;
@@ -34,6 +34,8 @@ public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>
         options.Validate();
         if (router.InputDim != options.DModel || router.Experts != options.Experts)
             throw new ArgumentException($"MoeLayer: router maps {router.InputDim} → {router.Experts}, expected {options.DModel} → {options.Experts}.");
+        if (options.Causal && !router.IsCausal)
+            throw new ArgumentException($"MoeLayer: the layer is causal, but its {router.GetName()} mixes positions (its choice for a token depends on later tokens).");
         Options = options;
         this.router = router;
         experts = new ExpertBank("experts", options.Experts, options.ExpertShape, device);
@@ -47,7 +49,7 @@ public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>
         if (x.dim() < 2 || x.shape[^1] != d)
             throw new ArgumentException($"MoeLayer: expected input [..., tokens, {d}], got [{string.Join(", ", x.shape)}].");
         var flat = x.reshape(-1, d);                                          // [T, d]
-        var routing = router.forward(flat);
+        var routing = router.Route(flat, x.shape[^2]);                        // sequences of x.shape[^2] tokens
         var dispatched = Options.Dispatch == DispatchMode.Grouped
             ? GroupedDispatch.Run(experts, flat, routing, Options.CapacityFactor, Options.Kernel)
             : ReferenceDispatch.Run(experts, flat, routing, Options.CapacityFactor);
@@ -58,6 +60,22 @@ public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>
         var stats = RoutingStatistics.From(dispatched.Routing, dispatched.TokensPerExpert);
         return new MoeOutput(y.reshape(x.shape), losses, dispatched.Routing, stats);
     }
+
+    public int ModelWidth => Options.DModel;
+
+    public FeedForwardResidual Residual => FeedForwardResidual.Add;
+
+    /// <summary>The layer's output, losses and statistics as one routed pass.</summary>
+    public FeedForwardSlotOutput ForwardSlot(Tensor x)
+    {
+        var o = forward(x);
+        return new FeedForwardSlotOutput(o.Output, o.Losses, new[] { o });
+    }
+
+    /// <summary><see cref="CostModel.Moe"/> of this layer's options.</summary>
+    public ModelCost SlotCost(double? activeExperts = null) => CostModel.Of(this, activeExperts);
+
+    nn.Module IFeedForwardSlot.Module => this;
 
     /// <summary>All four auxiliary losses of a routing over <paramref name="sequences"/> equal-length sequences.</summary>
     public static AuxiliaryLossSet ComputeLosses(RoutingResult routing, long sequences) => new(

@@ -1,12 +1,13 @@
 using MoeLab.Models.Dispatch;
 using MoeLab.Models.Experts;
 using MoeLab.Models.Routing;
+using static TorchSharp.torch;
 
 namespace MoeLab.Models.Layers;
 
 /// <summary>Configuration of one MoE feed-forward layer (immutable; defaults are the benchmark
 /// shape of issue 2: d 256, d_ff 1024, 8 GELU experts, top-2).</summary>
-public sealed record MoeLayerOptions
+public sealed record MoeLayerOptions : FeedForwardSlotOptions
 {
     /// <summary>Model width d (input and output of every expert).</summary>
     public int DModel { get; init; } = 256;
@@ -42,6 +43,15 @@ public sealed record MoeLayerOptions
     /// <summary>Kernel of the grouped dispatch (auto: batched when blocks are balanced within 25 %).</summary>
     public GroupedKernel Kernel { get; init; } = GroupedKernel.Auto;
 
+    /// <summary>The layer sits in a causal sequence model: a token's output may depend on tokens at the
+    /// same or earlier positions only. <see cref="Validate"/> then refuses a router whose choice mixes
+    /// positions (percentile in <see cref="PercentileMode.Batch"/> mode; <see cref="ForCausalModel"/>
+    /// switches it to <see cref="PercentileMode.BatchPerPosition"/>) and a capacity factor (capacity
+    /// dropping ranks every assignment of the batch, slot by slot, so a later token's first choice can
+    /// displace an earlier token's second, and a token of one sequence can displace an earlier-position
+    /// token of the next one). Default false.</summary>
+    public bool Causal { get; init; } = false;
+
     /// <summary>Shape of one routed expert.</summary>
     public FeedForwardShape ExpertShape => new(DModel, DHidden, DModel, Kind, Bias);
 
@@ -63,7 +73,15 @@ public sealed record MoeLayerOptions
         };
     }
 
-    public void Validate()
+    public override int ModelWidth => DModel;
+
+    public override IFeedForwardSlot CreateSlot(Device? device = null) => new MoeLayer(this, device);
+
+    /// <summary>Marked <see cref="Causal"/>, with the router's causal rule (<see cref="RouterOptions.ForCausalModel"/>).
+    /// A capacity factor is kept, so <see cref="Validate"/> reports it.</summary>
+    public override MoeLayerOptions ForCausalModel() => this with { Causal = true, Router = Router.ForCausalModel() };
+
+    public override void Validate()
     {
         ExpertShape.Validate();
         if (Experts <= 0) throw new ArgumentException($"MoeLayerOptions.Experts = {Experts}: expected ≥ 1.");
@@ -72,5 +90,12 @@ public sealed record MoeLayerOptions
         if (CapacityFactor is double cf && !(cf > 0)) throw new ArgumentException($"MoeLayerOptions.CapacityFactor = {cf}: expected > 0 or null (dropless).");
         if (Router.Kind == RouterKind.TopK && (Router.K < 1 || Router.K > Experts))
             throw new ArgumentException($"MoeLayerOptions.Router.K = {Router.K}: expected 1..{Experts}.");
+        if (Causal && !Router.IsCausal)
+            throw new ArgumentException($"MoeLayerOptions: the layer is causal, but the {Router.Kind} router in {Router.PercentileMode} mode " +
+                "takes one threshold over every token of the batch, so a token's experts would depend on later tokens. " +
+                $"Use PercentileMode.{nameof(PercentileMode.BatchPerPosition)} (MoeLayerOptions.ForCausalModel() switches to it).");
+        if (Causal && CapacityFactor is double factor)
+            throw new ArgumentException($"MoeLayerOptions: the layer is causal, but capacity factor {factor} drops assignments by their rank " +
+                "in the whole batch, so later tokens could displace earlier ones. Causal layers must be dropless (CapacityFactor = null).");
     }
 }

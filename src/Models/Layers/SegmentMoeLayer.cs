@@ -8,8 +8,8 @@ using static TorchSharp.torch;
 
 namespace MoeLab.Models.Layers;
 
-/// <summary>Configuration of a Seg-MoE layer (papers/seg-moe.md).</summary>
-public sealed record SegmentMoeOptions
+/// <summary>Configuration of a Seg-MoE layer (Ortigossa &amp; Segal 2026, arXiv 2601.21641).</summary>
+public sealed record SegmentMoeOptions : FeedForwardSlotOptions
 {
     /// <summary>Routed experts, router rule, capacity and dispatch. The router is built on the
     /// concatenated segment (input ω·d). Seg-MoE: top-1, N = 4 (small) / 8 (base), GELU, no bias.
@@ -21,7 +21,7 @@ public sealed record SegmentMoeOptions
     public int Omega { get; init; } = 1;
 
     /// <summary>Segment length of the ROUTER when it differs from <see cref="Omega"/> (null = ω). Setting 1
-    /// with ω &gt; 1 gives the control arm of papers/seg-moe.md: the segment-concatenated shared expert
+    /// with ω &gt; 1 gives the Seg-MoE reproduction's control arm: the segment-concatenated shared expert
     /// with token-wise routing, separating routing granularity from the bigger shared expert.</summary>
     public int? RouterOmega { get; init; }
 
@@ -35,7 +35,21 @@ public sealed record SegmentMoeOptions
     /// <summary>Per-token hidden width of the shared expert (its hidden layer is ω times this); null = d_ff.</summary>
     public int? SharedHidden { get; init; }
 
-    public void Validate()
+    public override int ModelWidth => Moe.DModel;
+
+    public override IFeedForwardSlot CreateSlot(Device? device = null) => new SegmentMoeLayer(this, device);
+
+    /// <summary>Segments computed jointly: the router's ω (ω·d inputs choose the experts of all ω tokens)
+    /// and, with the shared expert, ω (it maps a whole segment to a whole segment); the larger of the two.</summary>
+    public override int TokenMixingSpan => Math.Max(EffectiveRouterOmega, SegmentSharedExpert ? Omega : 1);
+
+    /// <summary>The router made causal between segments (<see cref="MoeLayerOptions.ForCausalModel"/>).
+    /// Segment routing and the segment shared expert are inherently non-causal WITHIN a segment (a
+    /// token's output depends on the later tokens of its segment): with ω &gt; 1 the layer is causal
+    /// only at segment granularity (<see cref="TokenMixingSpan"/>).</summary>
+    public override SegmentMoeOptions ForCausalModel() => this with { Moe = Moe.ForCausalModel() };
+
+    public override void Validate()
     {
         Moe.Validate();
         if (Omega < 1) throw new ArgumentException($"SegmentMoeOptions.Omega = {Omega}: expected ≥ 1.");
@@ -44,13 +58,13 @@ public sealed record SegmentMoeOptions
     }
 }
 
-/// <summary>The Seg-MoE layer (Ortigossa &amp; Segal 2026, papers/seg-moe.md): tokens are right-padded
+/// <summary>The Seg-MoE layer (Ortigossa &amp; Segal 2026, arXiv 2601.21641): tokens are right-padded
 /// to a multiple of ω and routed per segment (<see cref="SegmentRouter"/>); routed experts are
 /// position-wise, y_t = Σ_{i∈K_j} g_{j,i} E_i(u_t) for every token t of segment j; plus, optionally,
 /// the gated shared expert on the concatenated segment σ(w_sᵀ S_j)·E_s(S_j); padded positions are
 /// cropped. Aux losses are computed over segments (the paper's L_aux over segments).
 /// Input and output [B, T, d].</summary>
-public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>
+public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForwardSlot
 {
     private readonly SegmentRouter router;
     private readonly ExpertBank experts;
@@ -107,6 +121,21 @@ public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>
         var stats = RoutingStatistics.From(dispatched.Routing, dispatched.TokensPerExpert);
         return new MoeOutput(y, losses, dispatched.Routing, stats);
     }
+
+    public int ModelWidth => Options.Moe.DModel;
+
+    public FeedForwardResidual Residual => FeedForwardResidual.Add;
+
+    /// <summary>x [batch, tokens, d] → the layer's output, losses and statistics as one routed pass.</summary>
+    public FeedForwardSlotOutput ForwardSlot(Tensor x)
+    {
+        var o = forward(x);
+        return new FeedForwardSlotOutput(o.Output, o.Losses, new[] { o });
+    }
+
+    public ModelCost SlotCost(double? activeExperts = null) => Cost(activeExperts);
+
+    nn.Module IFeedForwardSlot.Module => this;
 
     /// <summary>Parameters and forward FLOPs per token (router and shared expert run once per segment).</summary>
     public ModelCost Cost(double? activeExperts = null)

@@ -40,7 +40,7 @@ public static class AuxiliaryLosses
         return probabilities.mul(logp).sum(-1).neg().mean().MoveToOuterDisposeScope();
     }
 
-    /// <summary>Sequence-level balance loss (DeepSeek-V2 / Chain-of-Experts, papers/chain-of-experts.md):
+    /// <summary>Sequence-level balance loss (DeepSeek-V2 / Chain-of-Experts, arXiv 2506.18945):
     /// for each sequence b of S units, f_{b,i} = c_{b,i} · N / A_b (A_b = S·K for top-K) and
     /// P_{b,i} = (1/S) Σ_t s_{t,i}; L = (1/B) Σ_b Σ_i f_{b,i} P_{b,i}. The routing's units must be
     /// ordered sequence by sequence ([B·S] rows).</summary>
@@ -86,6 +86,11 @@ public sealed record AuxiliaryLossSet(Tensor LoadBalancing, Tensor RouterZ, Tens
         if (w.SequenceBalance != 0) total = total.add(SequenceBalance.mul(w.SequenceBalance));
         return total;
     }
+
+    /// <summary>All four losses 0 (scalars on <paramref name="device"/>): what a dense layer contributes.</summary>
+    public static AuxiliaryLossSet Zero(Device device) => new(
+        torch.zeros(Array.Empty<long>(), device: device), torch.zeros(Array.Empty<long>(), device: device),
+        torch.zeros(Array.Empty<long>(), device: device), torch.zeros(Array.Empty<long>(), device: device));
 
     /// <summary>Element-wise sum over layers (e.g. to average or log a whole network's losses).</summary>
     public static AuxiliaryLossSet Sum(IReadOnlyList<AuxiliaryLossSet> sets)

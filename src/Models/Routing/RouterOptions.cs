@@ -19,7 +19,7 @@ public sealed record RouterOptions
     public bool Renormalize { get; init; } = false;
 
     /// <summary>Top-k / percentile: std of Gaussian noise on the logits in training
-    /// (top-k: 0 = none by default; percentile: 0.1 per papers/dynamoe.md).</summary>
+    /// (top-k: 0 = none by default; percentile: 0.1 per third-party readings of DynaMoE).</summary>
     public double? NoiseStd { get; init; }
 
     /// <summary>Top-p: mass threshold p (0.4 = the official default of Huang et al.).</summary>
@@ -28,10 +28,10 @@ public sealed record RouterOptions
     /// <summary>Percentile: τ (unknown in DynaMoE; our default 0.75 keeps about a quarter of the experts).</summary>
     public double Tau { get; init; } = 0.75;
 
-    /// <summary>Percentile: softmax temperature T (0.5 per papers/dynamoe.md).</summary>
+    /// <summary>Percentile: softmax temperature T (0.5 per third-party readings of DynaMoE).</summary>
     public double Temperature { get; init; } = 0.5;
 
-    /// <summary>Percentile: per-token or batch-wide threshold.</summary>
+    /// <summary>Percentile: per-token, batch-wide or per-position-over-the-batch threshold.</summary>
     public PercentileMode PercentileMode { get; init; } = PercentileMode.PerToken;
 
     /// <summary>Builds the router for inputs of width <paramref name="inputDim"/> and N experts.</summary>
@@ -42,6 +42,16 @@ public sealed record RouterOptions
         RouterKind.Percentile => new PercentileRouter(inputDim, experts, Tau, PercentileMode, Temperature, NoiseStd ?? 0.1, renormalize: true, device),
         _ => throw new ArgumentException($"RouterOptions.Kind: unknown router kind {Kind}."),
     };
+
+    /// <summary>False when a unit's choice can depend on units at later positions (percentile in
+    /// <see cref="PercentileMode.Batch"/> mode); see <see cref="Router.IsCausal"/>.</summary>
+    public bool IsCausal => !(Kind == RouterKind.Percentile && PercentileMode == PercentileMode.Batch);
+
+    /// <summary>The rule to use inside a causal sequence model: the batch-wide percentile threshold
+    /// becomes the per-position one (<see cref="PercentileMode.BatchPerPosition"/>); every other rule is
+    /// already causal and is returned unchanged.</summary>
+    public RouterOptions ForCausalModel() =>
+        IsCausal ? this : this with { PercentileMode = PercentileMode.BatchPerPosition };
 
     /// <summary>Experts each token activates on average when this is known in advance
     /// (top-k: k); null for dynamic routers, whose count must be measured.</summary>

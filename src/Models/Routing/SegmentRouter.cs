@@ -17,7 +17,7 @@ public sealed record SegmentRouting(Tensor Segments, RoutingResult Routing, long
     public RoutingResult PerToken() => Routing.ExpandUnits(Omega, Batch, PaddedTokens, Tokens);
 }
 
-/// <summary>Segment-wise routing of Seg-MoE (Ortigossa &amp; Segal 2026, papers/seg-moe.md):
+/// <summary>Segment-wise routing of Seg-MoE (Ortigossa &amp; Segal 2026, arXiv 2601.21641):
 /// right-pad the T tokens with zeros to a multiple of ω; segment j concatenates its ω tokens,
 /// S_j ∈ R^{ω·d}; π_j = softmax(W_r S_j) with W_r ∈ R^{N×ωd}, no bias; every token of segment j
 /// uses the segment's experts K_j and weights g_j. The selection rule is any <see cref="Router"/>
@@ -52,7 +52,7 @@ public sealed class SegmentRouter : nn.Module<Tensor, SegmentRouting>
             throw new ArgumentException($"SegmentRouter: expected input [batch, tokens, {DModel}], got [{string.Join(", ", x.shape)}].");
         long b = x.shape[0], t = x.shape[1];
         var segments = Concatenate(x, Omega, out long padded);  // [B·S, ω·d]
-        var routing = inner.forward(segments);
+        var routing = inner.Route(segments, padded / Omega);   // sequences of S segments
         return new SegmentRouting(segments, routing, b, t, padded, Omega);
     }
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace MoeLab.Models.Routing;
 
 /// <summary>Top-p (dynamic) routing of Huang et al., "Harder Tasks Need More Experts: Dynamic
-/// Routing in MoE Models" (ACL 2024; papers/dynamoe.md): P = softmax(W_r x); sort P descending;
+/// Routing in MoE Models" (ACL 2024): P = softmax(W_r x); sort P descending;
 /// keep the smallest prefix whose cumulative mass exceeds p, i.e. experts (1..m) with
 /// m = min{ j : Σ_{i≤j} P_(i) &gt; p }; output Σ_{selected} P_i·E_i(x) with the RAW P_i (not
 /// renormalised). Every unit gets at least one expert; if rounding keeps the total mass ≤ p,

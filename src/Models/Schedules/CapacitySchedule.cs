@@ -4,7 +4,7 @@ namespace MoeLab.Models.Schedules;
 public enum ScheduleShape { Uniform, Descending, Ascending, Pyramid, Valley, Wave }
 
 /// <summary>Number of experts N_l of each of L MoE layers. The paper does not give its formulas;
-/// this is the parametrisation of papers/dynamoe.md with r = l/(L−1) (r = 0 when L = 1):
+/// this is our parametrisation of DynaMoE's schedules with r = l/(L−1) (r = 0 when L = 1):
 /// uniform N̄; descending N_max − (N_max−N_min)·r; ascending N_min + (N_max−N_min)·r;
 /// pyramid N_min + (N_max−N_min)·(1−|2r−1|); valley N_max − (N_max−N_min)·(1−|2r−1|);
 /// wave N̄ + A·sin(2πf·r). Values are rounded half away from zero and clamped to ≥ 1.

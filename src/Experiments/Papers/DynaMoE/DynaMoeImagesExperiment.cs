@@ -1,5 +1,6 @@
 using MoeLab.Experiments.Data;
 using MoeLab.Experiments.Runtime;
+using MoeLab.Models.Networks;
 using MoeLab.Models.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -84,8 +85,8 @@ public sealed class DynaMoeImagesExperiment : Experiment<DynaMoeImagesConfig>
         {
             TorchDevice.Seed(context.Seed);                                    // same init stream for every arm
             var random = new Random(unchecked((int)context.Seed * 7919 + 17)); // same data order for every arm
-            using var network = new DynaMoeClassifier(trainSet.FeatureCount, trainSet.ClassCount, arm, config.Model, device);
-            return DynaMoeRunner.TrainAndMeasure(network, network.Stack.ExpertParameters, arm, train, validation, test,
+            using var network = new MlpClassifier(trainSet.FeatureCount, trainSet.ClassCount, DynaMoeNetworkOptions.Stack(arm, config.Model), device);
+            return DynaMoeRunner.TrainAndMeasure(network, DynaMoeNetworkOptions.ExpertParameters(arm, config.Model), arm, train, validation, test,
                 config.Train, random, context, evalBatch: 1024, excludedFromActive: 0);
         });
     }

@@ -1,5 +1,6 @@
 using MoeLab.Experiments.Data;
 using MoeLab.Experiments.Runtime;
+using MoeLab.Models.Networks;
 using MoeLab.Models.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -83,9 +84,9 @@ public sealed class DynaMoeLmExperiment : Experiment<DynaMoeLmConfig>
         {
             TorchDevice.Seed(context.Seed);                                    // same init stream for every arm
             var random = new Random(unchecked((int)context.Seed * 7919 + 17)); // same data order for every arm
-            using var network = new MlpLanguageModel(corpus.VocabularySize, config.SequenceLength, arm, config.Model, device);
+            using var network = new MlpLanguageModel(corpus.VocabularySize, config.SequenceLength, DynaMoeNetworkOptions.Stack(arm, config.Model), device);
             // Active parameters include the whole (tied) embedding table, as total parameters do.
-            return DynaMoeRunner.TrainAndMeasure(network, network.ExpertParameters, arm, train, validation, test,
+            return DynaMoeRunner.TrainAndMeasure(network, DynaMoeNetworkOptions.ExpertParameters(arm, config.Model), arm, train, validation, test,
                 config.Train, random, context, evalBatch: 64, excludedFromActive: 0);
         });
     }

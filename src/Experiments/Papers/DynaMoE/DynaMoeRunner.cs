@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Data.Analysis;
 using MoeLab.Experiments.Runtime;
+using MoeLab.Models.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MoeLab.Experiments.Runtime;
 using MoeLab.Experiments.Training;
+using MoeLab.Models.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 using MoeLab.Experiments.Papers.DynaMoE;
+using MoeLab.Models.Networks;
 using MoeLab.Models.Routing;
 using TorchSharp;
 
@@ -13,7 +14,7 @@ public sealed class DynaMoeRoutingTests
         torch.manual_seed(3);
         var model = new DynaMoeModelConfig { Width = 16, ExpertHidden = 8, Layers = 1, MeanExperts = 8, Tau = 0.75 };
         var arm = new DynaMoeArm("t", ArmKind.Percentile, "uniform", "matched", mode, [8]);
-        using var stack = new FeedForwardStack(arm, model, torch.CPU);
+        using var stack = new FeedForwardStack(DynaMoeNetworkOptions.Stack(arm, model), torch.CPU);
         stack.eval();
         using var x = torch.randn(512, 16).mul(3);                          // [tokens, d]
         var o = stack.forward(x);
@@ -52,7 +53,7 @@ public sealed class MlpLanguageModelTests
         torch.manual_seed(0);
         var model = new DynaMoeModelConfig { Width = 16, ExpertHidden = 16, Layers = 2, MeanExperts = 4, TopK = 1 };
         var arm = new DynaMoeArm("t", ArmKind.TopK, "uniform", "matched", null, [4, 4]);
-        using var lm = new MlpLanguageModel(500, 12, arm, model, torch.CPU);
+        using var lm = new MlpLanguageModel(500, 12, DynaMoeNetworkOptions.Stack(arm, model), torch.CPU);
         lm.eval();
         using var ids = torch.randint(0, 500, new long[] { 4, 12 });        // [B, T]
         var logits = lm.forward(ids).Output;                                 // [B, T, V]

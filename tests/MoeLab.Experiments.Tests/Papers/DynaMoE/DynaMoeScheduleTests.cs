@@ -1,4 +1,5 @@
 using MoeLab.Experiments.Papers.DynaMoE;
+using MoeLab.Models.Networks;
 using TorchSharp;
 
 namespace MoeLab.Experiments.Tests.Papers.DynaMoE;
@@ -63,7 +64,7 @@ public sealed class DynaMoeScheduleTests
             .Where(a => a.Kind != ArmKind.Dense).ToList();
         var totals = arms.Select(a =>
         {
-            using var net = new DynaMoeClassifier(20, 3, a, small, torch.CPU);
+            using var net = new MlpClassifier(20, 3, DynaMoeNetworkOptions.Stack(a, small), torch.CPU);
             return net.parameters().Sum(p => p.numel());
         }).ToList();
         Assert.Single(totals.Distinct());
@@ -71,7 +72,7 @@ public sealed class DynaMoeScheduleTests
         long Params(string name)
         {
             var arm = DynaMoeArm.Enumerate(small, new DynaMoeArmsConfig { BudgetModes = ["published"] }).Single(a => a.Name == name);
-            using var net = new DynaMoeClassifier(20, 3, arm, small, torch.CPU);
+            using var net = new MlpClassifier(20, 3, DynaMoeNetworkOptions.Stack(arm, small), torch.CPU);
             return net.parameters().Sum(p => p.numel());
         }
         long expert = 2L * 16 * 8, router = 16;  // one GELU expert (no bias) and one router row
@@ -83,8 +84,8 @@ public sealed class DynaMoeScheduleTests
     {
         var small = Model with { Width = 16, ExpertHidden = 8, TopK = 2 };
         var arms = DynaMoeArm.Enumerate(small, new DynaMoeArmsConfig());
-        using var dense = new DynaMoeClassifier(20, 3, arms.Single(a => a.Kind == ArmKind.Dense), small, torch.CPU);
-        using var topk = new DynaMoeClassifier(20, 3, arms.Single(a => a.Kind == ArmKind.TopK), small, torch.CPU);
+        using var dense = new MlpClassifier(20, 3, DynaMoeNetworkOptions.Stack(arms.Single(a => a.Kind == ArmKind.Dense), small), torch.CPU);
+        using var topk = new MlpClassifier(20, 3, DynaMoeNetworkOptions.Stack(arms.Single(a => a.Kind == ArmKind.TopK), small), torch.CPU);
         long denseTotal = dense.parameters().Sum(p => p.numel());
         long topkTotal = topk.parameters().Sum(p => p.numel());
         long expert = 2L * 16 * 8, router = 8L * 16;
