@@ -236,7 +236,7 @@ public class TransformerTests
         var ids = torch.randint(0, 16, new long[] { 4, 8 });
         var inputs = ids.narrow(1, 0, 7);
         var targets = ids.narrow(1, 1, 7);
-        var optimizer = torch.optim.Adam(lm.parameters(), lr: 0.02);
+        var optimizer = new MoeLab.Models.Optimization.GcSafeAdamW(lm.parameters(), 0.02, 0.9, 0.999, 1e-8, weightDecay: 0); // Adam (no decay); GC-safe step
         double first = 0, last = 0;
         int steps = 0;
         for (; steps < 100; steps++)

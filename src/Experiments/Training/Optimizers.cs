@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using MoeLab.Models.Optimization;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 using MoeLab.Experiments.Training;
+using MoeLab.Models.Optimization;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MoeLab.Experiments.Training;
+namespace MoeLab.Models.Optimization;
 
 /// <summary>TorchSharp's SGD (momentum, Nesterov, L2 weight decay) with a step that keeps its scalar
 /// arguments alive; see <see cref="GcSafeAdamW"/> for why. Same arithmetic as TorchSharp's, state

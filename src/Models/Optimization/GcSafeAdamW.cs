@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MoeLab.Experiments.Training;
+namespace MoeLab.Models.Optimization;
 
 /// <summary>TorchSharp's AdamW with a step that keeps its scalar arguments alive.
 /// <para>Why: in TorchSharp 0.107 the optimisers pass numbers to LibTorch as <see cref="Scalar"/>
