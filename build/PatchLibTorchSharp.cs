@@ -3,7 +3,7 @@
 // TorchSharp 0.107.0's libLibTorchSharp.so was linked with GCC 13 and asks for GLIBCXX_3.4.32
 // for exactly one symbol (std::ios_base_library_init) that no relocation uses. Debian 12's
 // libstdc++ stops at GLIBCXX_3.4.30, so the loader refuses the library. Marking that version
-// requirement weak (VER_FLG_WEAK in .gnu.version_r) lets glibc load it; see ENVIRONMENT.md.
+// requirement weak (VER_FLG_WEAK in .gnu.version_r) lets glibc load it; the README's section "TorchSharp on Debian 12" explains it.
 // The task patches only on hosts whose libstdc++ lacks the version, is idempotent, writes the
 // patched copy atomically (which also breaks a hard link to the NuGet cache) and says what it did.
 using System;
@@ -47,7 +47,7 @@ public class PatchLibTorchSharp : Task
             string tmp = lib + ".moelab-patch.tmp";
             File.WriteAllBytes(tmp, bytes);
             File.Replace(tmp, lib, null); // rename onto a new inode: never edits the NuGet cache through a hard link
-            Log.LogMessage(MessageImportance.High, $"MoeLab: host libstdc++ lacks {RequiredVersion}; marked that requirement weak in {lib} (Debian 12 fix, ENVIRONMENT.md).");
+            Log.LogMessage(MessageImportance.High, $"MoeLab: host libstdc++ lacks {RequiredVersion}; marked that requirement weak in {lib} (Debian 12 fix, see the README).");
             return true;
         }
         catch (Exception e)

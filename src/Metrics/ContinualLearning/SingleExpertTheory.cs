@@ -3,8 +3,7 @@ namespace MoeLab.Metrics.ContinualLearning;
 /// <summary>Closed forms of the expected generalisation error and forgetting of a <b>single</b>
 /// linear expert trained by min-norm updates on a random task sequence (each round a task drawn
 /// uniformly from a pool of N ground truths, starting from w_0 = 0, no label noise), when every
-/// round's features X_t ∈ R^{d×s} are i.i.d. standard Gaussian (s &lt; d). Source: the project's
-/// paper spec (papers/moe-continual-learning.md, "A closed form we can check now"), derived from
+/// round's features X_t ∈ R^{d×s} are i.i.d. standard Gaussian (s &lt; d). Source: derived from
 /// Lin et al. 2023 (Theory on forgetting and generalisation of continual learning); the MoE paper
 /// (arXiv 2406.16437) uses the same model error and r = 1 − s/d. Errors are squared norms, as in
 /// <see cref="ContinualLearningErrors"/>.

@@ -25,7 +25,7 @@ public sealed record DynaMoeArm(string Name, ArmKind Kind, string Schedule, stri
     PercentileMode? PercentileMode, int[] ExpertsPerLayer)
 {
     /// <summary>"fixed" for dense/top-k and for per-token percentile (whose count is fixed by
-    /// construction, see papers/dynamoe.md), "dynamic" for batch percentile and top-p.</summary>
+    /// construction, see this folder's README), "dynamic" for batch percentile and top-p.</summary>
     public string RoutingFamily => Kind switch
     {
         ArmKind.Dense => "dense",

@@ -2,7 +2,7 @@ namespace MoeLab.Experiments.Papers.DynaMoE;
 
 /// <summary>Model shape and routing settings shared by the image and LM experiments of DynaMoE
 /// (arXiv 2603.01697). The paper gives none of the widths, depths or expert counts
-/// (papers/dynamoe.md); every default here is our choice for a 2-core CPU and is marked so.</summary>
+/// (this folder's README); every default here is our choice for a 2-core CPU and is marked so.</summary>
 public sealed record DynaMoeModelConfig
 {
     /// <summary>Residual width d (ours: small enough for CPU; the paper's LMs have 85K–1.4M parameters).</summary>
@@ -18,7 +18,7 @@ public sealed record DynaMoeModelConfig
     /// budget-matched schedule keeps (ours).</summary>
     public int MeanExperts { get; init; } = 8;
 
-    /// <summary>N_min of the as-published schedules (ours; formulas in papers/dynamoe.md).</summary>
+    /// <summary>N_min of the as-published schedules (ours; formulas in DynaMoeSchedules).</summary>
     public int MinExperts { get; init; } = 4;
 
     /// <summary>N_max of the as-published schedules (ours; N̄ = (N_min + N_max)/2).</summary>

@@ -1,7 +1,7 @@
 namespace MoeLab.Experiments.Papers.DynaMoE;
 
 /// <summary>Experts per layer N_l of DynaMoE's capacity schedules as this experiment uses them.
-/// Formulas (papers/dynamoe.md; the paper's are unknown), r = l/(L−1) (r = 0 when L = 1):
+/// Formulas (ours: the paper names the shapes but not their formulas), r = l/(L−1) (r = 0 when L = 1):
 /// uniform N̄; descending N_max − (N_max−N_min)·r; ascending N_min + (N_max−N_min)·r;
 /// pyramid N_min + (N_max−N_min)·(1−|2r−1|); valley N_max − (N_max−N_min)·(1−|2r−1|);
 /// wave N̄ + A·sin(2πf·r); each rounded (half away from zero) and clamped to ≥ 1.
