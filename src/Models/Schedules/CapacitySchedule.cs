@@ -9,8 +9,9 @@ public enum ScheduleShape { Uniform, Descending, Ascending, Pyramid, Valley, Wav
 /// pyramid N_min + (N_max−N_min)·(1−|2r−1|); valley N_max − (N_max−N_min)·(1−|2r−1|);
 /// wave N̄ + A·sin(2πf·r). Values are rounded half away from zero and clamped to ≥ 1.
 /// With <see cref="BudgetMatched"/> the raw values are rescaled so the total equals uniform's
-/// L·round(N̄) exactly (largest-remainder rounding, every layer ≥ 1), so schedules compare at equal
-/// total experts (equal parameters when all experts have the same size).</summary>
+/// L·round(N̄) exactly (proportional shares, every layer ≥ 1, corrected by largest remainder), so
+/// schedules compare at equal total experts (equal parameters when all experts have the same size).
+/// The one implementation of capacity schedules: DynaMoE's arms are built from it.</summary>
 public sealed record CapacitySchedule
 {
     /// <summary>Shape over depth.</summary>
@@ -70,24 +71,39 @@ public sealed record CapacitySchedule
         var raw = RawExperts();
         if (!BudgetMatched)
             return raw.Select(v => Math.Max(1, (int)Math.Round(v, MidpointRounding.AwayFromZero))).ToArray();
-        long target = UniformTotal;
-        if (target < Layers)
-            throw new ArgumentException($"CapacitySchedule: a budget of {target} experts cannot give {Layers} layers ≥ 1 expert each.");
-        double sum = raw.Sum(v => Math.Max(v, 0));
-        var scaled = raw.Select(v => sum > 0 ? Math.Max(v, 0) * target / sum : (double)target / Layers).ToArray();
-        var counts = scaled.Select(v => (int)Math.Floor(v)).ToArray();
-        int remaining = (int)(target - counts.Sum());
-        foreach (int l in Enumerable.Range(0, Layers).OrderByDescending(l => scaled[l] - counts[l]).ThenBy(l => l).Take(remaining))
-            counts[l]++;
-        for (int l = 0; l < Layers; l++)
+        long total = UniformTotal;
+        if (total < Layers)
+            throw new ArgumentException($"CapacitySchedule: a budget of {total} experts cannot give {Layers} layers ≥ 1 expert each.");
+        // Proportional shares of the budget, floored (each ≥ 1), then corrected one expert at a time:
+        // take from the layer furthest above its share, give to the layer furthest below it (ties: the
+        // earlier layer), until the counts sum to the budget exactly.
+        double[] positive = raw.Select(v => Math.Max(v, 1e-9)).ToArray();
+        double sum = positive.Sum();
+        double[] share = positive.Select(v => v / sum * total).ToArray();
+        int[] counts = share.Select(t => Math.Max(1, (int)Math.Floor(t))).ToArray();
+        while (counts.Sum() > total)
         {
-            if (counts[l] >= 1) continue;
-            int donor = Enumerable.Range(0, Layers).OrderByDescending(j => counts[j]).First();
-            counts[donor]--;
-            counts[l] = 1;
+            int i = Enumerable.Range(0, Layers).Where(l => counts[l] > 1).MaxBy(l => counts[l] - share[l]);
+            counts[i]--;
+        }
+        while (counts.Sum() < total)
+        {
+            int i = Enumerable.Range(0, Layers).MaxBy(l => share[l] - counts[l]);
+            counts[i]++;
         }
         return counts;
     }
+
+    /// <summary>Shape names as configs and arm names spell them: uniform, descending, ascending,
+    /// pyramid, valley, wave.</summary>
+    public static IReadOnlyList<string> ShapeNames { get; } =
+        Enum.GetValues<ScheduleShape>().Select(v => v.ToString().ToLowerInvariant()).ToArray();
+
+    /// <summary>The shape named <paramref name="name"/> (case-insensitive); a clear error otherwise.</summary>
+    public static ScheduleShape ParseShape(string name) =>
+        Enum.TryParse<ScheduleShape>(name, ignoreCase: true, out var shape) && Enum.IsDefined(shape)
+            ? shape
+            : throw new ArgumentException($"schedule '{name}' is not one of: {string.Join(", ", ShapeNames)}.");
 
     /// <summary>Total experts of the uniform schedule, L·round(N̄): the budget of budget-matched mode.</summary>
     public long UniformTotal => (long)Layers * Math.Max(1, (int)Math.Round(Mean, MidpointRounding.AwayFromZero));

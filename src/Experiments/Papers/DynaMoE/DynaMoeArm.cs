@@ -1,3 +1,4 @@
+using MoeLab.Models.Schedules;
 using MoeLab.Models.Routing;
 
 namespace MoeLab.Experiments.Papers.DynaMoE;
@@ -34,12 +35,31 @@ public sealed record DynaMoeArm(string Name, ArmKind Kind, string Schedule, stri
         _ => "dynamic",
     };
 
+    /// <summary>The capacity schedule of an arm: <paramref name="budget"/> "published" (the formulas'
+    /// counts as they are; totals differ by schedule) or "matched" (rescaled to the uniform total L·N̄).</summary>
+    public static CapacitySchedule CapacityScheduleOf(string schedule, string budget, DynaMoeModelConfig model) => new()
+    {
+        Shape = CapacitySchedule.ParseShape(schedule),
+        Layers = model.Layers,
+        MinExperts = model.MinExperts,
+        MaxExperts = model.MaxExperts,
+        MeanExperts = model.MeanExperts,
+        WaveAmplitude = model.WaveAmplitude,
+        WaveFrequency = model.WaveFrequency,
+        BudgetMatched = budget switch
+        {
+            "matched" => true,
+            "published" => false,
+            _ => throw new ArgumentException($"budget mode '{budget}' is not one of: matched, published."),
+        },
+    };
+
     /// <summary>The arms a config asks for, in a stable order. Uniform with budget "published" is the
     /// same model as "matched" and is trained once (named "-matched").</summary>
     public static IReadOnlyList<DynaMoeArm> Enumerate(DynaMoeModelConfig model, DynaMoeArmsConfig arms)
     {
         var list = new List<DynaMoeArm>();
-        int[] uniform = DynaMoeSchedules.Counts("uniform", "matched", model);
+        int[] uniform = CapacityScheduleOf("uniform", "matched", model).ExpertsPerLayer();
         if (arms.Dense) list.Add(new("dense", ArmKind.Dense, "uniform", "matched", null, []));
         if (arms.UniformTopK) list.Add(new($"uniform-top{model.TopK}", ArmKind.TopK, "uniform", "matched", null, uniform));
         foreach (string modeName in arms.PercentileModes)
@@ -53,7 +73,7 @@ public sealed record DynaMoeArm(string Name, ArmKind Kind, string Schedule, stri
                 {
                     if (schedule == "uniform" && budget == "published" && arms.BudgetModes.Contains("matched")) continue;
                     list.Add(new($"{schedule}-{modeName}-{budget}", ArmKind.Percentile, schedule, budget, mode,
-                        DynaMoeSchedules.Counts(schedule, budget, model)));
+                        CapacityScheduleOf(schedule, budget, model).ExpertsPerLayer()));
                 }
             }
         }

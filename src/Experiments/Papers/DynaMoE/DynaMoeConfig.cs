@@ -18,7 +18,7 @@ public sealed record DynaMoeModelConfig
     /// budget-matched schedule keeps (ours).</summary>
     public int MeanExperts { get; init; } = 8;
 
-    /// <summary>N_min of the as-published schedules (ours; formulas in DynaMoeSchedules).</summary>
+    /// <summary>N_min of the as-published schedules (ours; formulas in MoeLab.Models.Schedules.CapacitySchedule).</summary>
     public int MinExperts { get; init; } = 4;
 
     /// <summary>N_max of the as-published schedules (ours; N̄ = (N_min + N_max)/2).</summary>

@@ -1,3 +1,4 @@
+using MoeLab.Models.Schedules;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Data.Analysis;
@@ -238,7 +239,7 @@ public static class DynaMoeValidation
     public static IEnumerable<string> Arms(DynaMoeArmsConfig a, DynaMoeModelConfig m, string p)
     {
         foreach (string s in a.Schedules)
-            if (!DynaMoeSchedules.Names.Contains(s)) yield return $"{p}.schedules: '{s}' is not one of {string.Join(", ", DynaMoeSchedules.Names)}.";
+            if (!CapacitySchedule.ShapeNames.Contains(s)) yield return $"{p}.schedules: '{s}' is not one of {string.Join(", ", CapacitySchedule.ShapeNames)}.";
         foreach (string s in a.PercentileModes)
             if (s is not ("batch" or "token")) yield return $"{p}.percentileModes: '{s}' is not one of batch, token.";
         foreach (string s in a.BudgetModes)

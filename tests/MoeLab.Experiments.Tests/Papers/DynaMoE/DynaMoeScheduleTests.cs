@@ -16,7 +16,7 @@ public sealed class DynaMoeScheduleTests
     [InlineData("valley", new[] { 12, 7, 7, 12 })]        // 12, 6.67, 6.67, 12
     [InlineData("wave", new[] { 8, 11, 5, 8 })]           // 8 + 4·sin(2π·{0, 1/3, 2/3, 1}) = 8, 11.46, 4.54, 8
     public void PublishedCountsFollowTheFormulas(string schedule, int[] expected) =>
-        Assert.Equal(expected, DynaMoeSchedules.Counts(schedule, "published", Model));
+        Assert.Equal(expected, DynaMoeArm.CapacityScheduleOf(schedule, "published", Model).ExpertsPerLayer());
 
     [Theory]
     [InlineData("uniform")]
@@ -27,10 +27,10 @@ public sealed class DynaMoeScheduleTests
     [InlineData("wave")]
     public void MatchedCountsSumToTheUniformBudgetAndKeepTheShape(string schedule)
     {
-        int[] matched = DynaMoeSchedules.Counts(schedule, "matched", Model);
+        int[] matched = DynaMoeArm.CapacityScheduleOf(schedule, "matched", Model).ExpertsPerLayer();
         Assert.Equal(32, matched.Sum());
         Assert.All(matched, n => Assert.True(n >= 1));
-        double[] raw = DynaMoeSchedules.Raw(schedule, 4, 8, 4, 12, 4, 1);
+        double[] raw = DynaMoeArm.CapacityScheduleOf(schedule, "published", Model).RawExperts();
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 4; j++)
                 if (raw[i] > raw[j] + 1) Assert.True(matched[i] >= matched[j], $"{schedule}: order of layers {i},{j} lost: {string.Join(",", matched)}");
@@ -40,7 +40,7 @@ public sealed class DynaMoeScheduleTests
     public void PyramidMatchedRescalesUpward()
     {
         // raw 4, 9.33, 9.33, 4 (sum 26.7) scaled to 32: 4.8, 11.2, 11.2, 4.8 → 5, 11, 11, 5
-        Assert.Equal([5, 11, 11, 5], DynaMoeSchedules.Counts("pyramid", "matched", Model));
+        Assert.Equal([5, 11, 11, 5], DynaMoeArm.CapacityScheduleOf("pyramid", "matched", Model).ExpertsPerLayer());
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class DynaMoeScheduleTests
     {
         var arms = DynaMoeArm.Enumerate(Model, new DynaMoeArmsConfig());
         Assert.Equal([12, 9, 7, 4], arms.Single(a => a.Name == "descending-batch-published").ExpertsPerLayer);
-        Assert.Equal(DynaMoeSchedules.Counts("valley", "matched", Model), arms.Single(a => a.Name == "valley-batch-matched").ExpertsPerLayer);
+        Assert.Equal(DynaMoeArm.CapacityScheduleOf("valley", "matched", Model).ExpertsPerLayer(), arms.Single(a => a.Name == "valley-batch-matched").ExpertsPerLayer);
         Assert.DoesNotContain(arms, a => a.Name == "uniform-batch-published"); // same model as uniform-batch-matched
         Assert.Contains(arms, a => a.Kind == ArmKind.Dense);
         Assert.Contains(arms, a => a.Kind == ArmKind.TopP);
