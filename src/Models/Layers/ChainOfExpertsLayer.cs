@@ -93,9 +93,7 @@ public sealed class ChainOfExpertsLayer : nn.Module<Tensor, ChainOfExpertsOutput
         {
             var router = routers[Options.ShareRouter ? 0 : t];
             var routing = router.Route(u, x.shape[^2]);
-            var dispatched = moe.Dispatch == DispatchMode.Grouped
-                ? GroupedDispatch.Run(experts, u, routing, moe.CapacityFactor, moe.Kernel)
-                : ReferenceDispatch.Run(experts, u, routing, moe.CapacityFactor);
+            var dispatched = ExpertDispatch.Run(experts, u, routing, moe.Dispatch, moe.CapacityFactor, moe.Kernel);
             var update = dispatched.Output;                                // [T, d] routed
             if (shared is not null) update = update.add(shared.forward(u));
             iterations.Add(new MoeOutput(update.reshape(x.shape), MoeLayer.ComputeLosses(routing, sequences), dispatched.Routing,

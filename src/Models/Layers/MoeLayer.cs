@@ -50,9 +50,7 @@ public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForwardSlot
             throw new ArgumentException($"MoeLayer: expected input [..., tokens, {d}], got [{string.Join(", ", x.shape)}].");
         var flat = x.reshape(-1, d);                                          // [T, d]
         var routing = router.Route(flat, x.shape[^2]);                        // sequences of x.shape[^2] tokens
-        var dispatched = Options.Dispatch == DispatchMode.Grouped
-            ? GroupedDispatch.Run(experts, flat, routing, Options.CapacityFactor, Options.Kernel)
-            : ReferenceDispatch.Run(experts, flat, routing, Options.CapacityFactor);
+        var dispatched = ExpertDispatch.Run(experts, flat, routing, Options.Dispatch, Options.CapacityFactor, Options.Kernel);
         var y = dispatched.Output;                                            // [T, d]
         if (shared is not null) y = y.add(shared.forward(flat));
         long sequences = x.dim() >= 3 ? flat.shape[0] / x.shape[^2] : 1;

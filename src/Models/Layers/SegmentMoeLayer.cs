@@ -103,9 +103,7 @@ public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForward
         var segments = router.forward(x);                                   // routing over B·S segments
         var perToken = segments.PerToken();                                  // [B·T, k] routing of each token
         var flat = x.reshape(-1, d);                                         // [B·T, d]
-        var dispatched = moe.Dispatch == DispatchMode.Grouped
-            ? GroupedDispatch.Run(experts, flat, perToken, moe.CapacityFactor, moe.Kernel)
-            : ReferenceDispatch.Run(experts, flat, perToken, moe.CapacityFactor);
+        var dispatched = ExpertDispatch.Run(experts, flat, perToken, moe.Dispatch, moe.CapacityFactor, moe.Kernel);
         var y = dispatched.Output.reshape(b, t, d);                           // [B, T, d]
         if (shared is not null)
         {
