@@ -42,29 +42,9 @@ public class AtomicWriteTests
         Assert.Contains("does not exist", Assert.Throws<FileNotFoundException>(() => store.PathOf("nope")).Message);
     }
 
-    private static string Moelab => Path.Combine(AppContext.BaseDirectory, "MoeLab.Experiments");
+    private static Process Start(params string[] args) => MoelabProcess.Start(args);
 
-    private static Process Start(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Moelab) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        psi.Environment["MOELAB_PROGRESS_SECONDS"] = "0.2";
-        return Process.Start(psi)!;
-    }
-
-    private static void WaitFor(Func<bool> condition, Process p, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (p.HasExited) Assert.Fail($"moelab exited ({p.ExitCode}) before {what}: {p.StandardError.ReadToEnd()}");
-            if (sw.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail($"timed out waiting for {what}");
-            Thread.Sleep(50);
-        }
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int sig);
+    private static void WaitFor(Func<bool> condition, Process p, string what) => MoelabProcess.WaitFor(condition, p, what);
 
     private static string OnlyRunDir(string results) =>
         Directory.GetDirectories(Path.Combine(results, "toy-regression")).Single();
@@ -111,7 +91,7 @@ public class AtomicWriteTests
                       Directory.GetDirectories(Path.Combine(dir.Path, "toy-regression")).Length == 1 &&
                       File.Exists(Path.Combine(OnlyRunDir(dir.Path), RunLayout.Metrics)) &&
                       CsvText.ReadMetrics(Path.Combine(OnlyRunDir(dir.Path), RunLayout.Metrics)).Count > 0, p, "first metrics");
-        Assert.Equal(0, kill(p.Id, 15)); // SIGTERM
+        Assert.Equal(0, MoelabProcess.kill(p.Id, 15)); // SIGTERM
         Assert.True(p.WaitForExit(60_000));
         Assert.Equal(143, p.ExitCode); // 128 + SIGTERM
         string runDir = OnlyRunDir(dir.Path);
