@@ -62,7 +62,7 @@ public static class ListCommand
         var table = new Table().Border(TableBorder.Rounded).AddColumns("key", "type");
         foreach (var p in presets.Keys) table.AddColumn(Markup.Escape(p));
         var types = KeyTypes(exp.ConfigType);
-        foreach (string key in ConfigBinder.Keys(exp.ConfigType))
+        foreach (string key in ConfigKeys.Keys(exp.ConfigType))
         {
             var cells = new List<string> { Markup.Escape(key), Markup.Escape(types.GetValueOrDefault(key, "")) };
             foreach (var (_, json) in presets)
@@ -79,12 +79,12 @@ public static class ListCommand
     private static Dictionary<string, string> KeyTypes(Type root)
     {
         var d = new Dictionary<string, string>();
-        foreach (string key in ConfigBinder.Keys(root))
+        foreach (string key in ConfigKeys.Keys(root))
         {
             Type t = root;
             foreach (string seg in key.Split('.'))
-                t = t.GetProperties().First(p => ConfigBinder.JsonKey(p) == seg).PropertyType;
-            d[key] = ConfigBinder.DescribeType(t);
+                t = t.GetProperties().First(p => ConfigKeys.JsonKey(p) == seg).PropertyType;
+            d[key] = ConfigValues.DescribeType(t);
         }
         return d;
     }

@@ -47,8 +47,8 @@ public static class ExperimentRegistry
     {
         var e = All.FirstOrDefault(x => string.Equals(x.Name, name, StringComparison.OrdinalIgnoreCase));
         if (e is not null) return e;
-        var near = All.OrderBy(x => ConfigBinder.Levenshtein(x.Name, name.ToLowerInvariant())).FirstOrDefault();
-        string hint = near is not null && ConfigBinder.Levenshtein(near.Name, name.ToLowerInvariant()) <= Math.Max(3, name.Length / 3)
+        var near = All.OrderBy(x => ConfigKeys.Levenshtein(x.Name, name.ToLowerInvariant())).FirstOrDefault();
+        string hint = near is not null && ConfigKeys.Levenshtein(near.Name, name.ToLowerInvariant()) <= Math.Max(3, name.Length / 3)
             ? $" Did you mean '{near.Name}'?" : "";
         throw new ConfigException($"Unknown experiment '{name}'.{hint} Registered: {string.Join(", ", All.Select(x => x.Name))} (see `moelab list`).");
     }
