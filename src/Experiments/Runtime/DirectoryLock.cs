@@ -24,6 +24,9 @@ public sealed class DirectoryLock : IDisposable
 
     public string Directory { get; }
 
+    /// <summary>True until <see cref="Dispose"/> released the lock.</summary>
+    public bool Holding => Volatile.Read(ref _stream) is not null;
+
     /// <summary>Takes the lock or throws <see cref="DirectoryInUseException"/> naming the holder.
     /// Creates the directory when needed.</summary>
     /// <param name="what">What the directory is, for the message: "run", "sweep".</param>
