@@ -4,7 +4,8 @@
 #
 #   build/slurm-single-node.sh start    # munged + slurmctld + slurmd; waits until `sinfo` shows the node idle
 #   build/slurm-single-node.sh status   # prints sinfo, or says it is not running (exit 1)
-#   build/slurm-single-node.sh stop     # stops the daemons by their pid files, removes the config link
+#   build/slurm-single-node.sh stop     # stops the daemons by their pid files (munged only if start started it),
+#                                       # removes the config link
 #
 # Idempotent: start on a running cluster and stop on a stopped one do nothing. Everything Slurm
 # writes (config, state, spool, pid and log files) lives in $MOELAB_SLURM_DIR (default
@@ -40,7 +41,9 @@ start_munge() {
   install -d -o munge -g munge -m 755 /run/munge
   install -d -o munge -g munge -m 700 /var/lib/munge /var/log/munge
   say "starting munged"
+  mkdir -p "$dir"
   runuser -u munge -- /usr/sbin/munged
+  touch "$dir/munged.ours"   # stop ends it again (only when this script started it)
   for _ in $(seq 50); do munge_ok && return; sleep 0.1; done
   say "munged did not come up (see /var/log/munge/munged.log)"; exit 1
 }
@@ -129,7 +132,11 @@ stop() {
     fi
   done
   if [ -L "$etc_conf" ] && [ "$(readlink "$etc_conf")" = "$conf" ]; then rm -f "$etc_conf"; fi
-  # munged is left running: it is harmless and other tools on the machine may use it.
+  if [ -f "$dir/munged.ours" ] && pid_alive /run/munge/munged.pid; then
+    say "stopping munged (pid $(cat /run/munge/munged.pid))"
+    kill "$(cat /run/munge/munged.pid)" || true
+  fi
+  rm -f "$dir/munged.ours"
 }
 
 status() {
