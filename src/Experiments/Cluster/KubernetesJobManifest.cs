@@ -29,7 +29,8 @@ public static class KubernetesJobManifest
         if (completions < 1) throw new ConfigException($"The sweep {sweepId} has no task to run.");
         var r = o.Resources;
         string name = JobName(experiment, sweepId);
-        var labels = new Dictionary<string, object?>
+        // A fresh dictionary per use: a shared one would come out as a YAML anchor and alias.
+        Dictionary<string, object?> Labels() => new()
         {
             ["app.kubernetes.io/name"] = "moelab",
             ["moelab/experiment"] = Label(experiment),
@@ -94,7 +95,7 @@ public static class KubernetesJobManifest
         {
             ["apiVersion"] = "batch/v1",
             ["kind"] = "Job",
-            ["metadata"] = new Dictionary<string, object?> { ["name"] = name, ["labels"] = labels },
+            ["metadata"] = new Dictionary<string, object?> { ["name"] = name, ["labels"] = Labels() },
             ["spec"] = new Dictionary<string, object?>
             {
                 ["completionMode"] = "Indexed",
@@ -103,7 +104,7 @@ public static class KubernetesJobManifest
                 ["backoffLimit"] = Math.Max(6, 2 * completions),
                 ["template"] = new Dictionary<string, object?>
                 {
-                    ["metadata"] = new Dictionary<string, object?> { ["labels"] = labels },
+                    ["metadata"] = new Dictionary<string, object?> { ["labels"] = Labels() },
                     ["spec"] = podSpec,
                 },
             },

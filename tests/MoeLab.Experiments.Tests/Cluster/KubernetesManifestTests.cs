@@ -26,8 +26,12 @@ public class KubernetesManifestTests
         string sweepDir = Directory.GetDirectories(Path.Combine(dir.Path, "toy-regression")).Single();
         Assert.Equal(4, SweepTaskList.Read(sweepDir).Tasks.Count);
 
-        var job = KubernetesYaml.Deserialize<V1Job>(File.ReadAllText(yamlPath), strict: true);
+        string yaml = File.ReadAllText(yamlPath);
+        Assert.DoesNotMatch(@"(?m)(: |- )[&*]\w", yaml); // plain YAML: no anchors or aliases
+        var job = KubernetesYaml.Deserialize<V1Job>(yaml, strict: true);
         Assert.Equal("batch/v1", job.ApiVersion);
+        Assert.Equal(job.Metadata.Labels, job.Spec.Template.Metadata.Labels);
+        Assert.Equal(Path.GetFileName(sweepDir), job.Metadata.Labels["moelab/sweep"]);
         Assert.Equal("Job", job.Kind);
         Assert.Equal($"moelab-toy-regression-{Path.GetFileName(sweepDir)}", job.Metadata.Name);
         Assert.True(job.Metadata.Name.Length <= 52);

@@ -58,7 +58,7 @@ public class SweepTaskTests
     }
 
     [Fact]
-    public void A_task_holds_its_run_lock_from_the_decision_to_the_end_and_resumes_an_interrupted_run()
+    public void A_task_holds_its_run_lock_while_it_runs_releases_it_at_the_end_and_resumes_an_interrupted_run()
     {
         using var dir = new TempDir();
         var plan = Plan(dir.Path, Short, [], [5]);
