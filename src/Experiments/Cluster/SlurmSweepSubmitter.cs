@@ -30,6 +30,9 @@ public static partial class SlurmSweepSubmitter
             string script = indices.Count == 0 ? "" : SlurmBatchScript.Build(plan.SweepId, plan.Experiment.Name, plan.Directory, indices, options, cli);
             return new SlurmSubmission(plan.SweepId, plan.Directory, null, indices, script, null, left);
         }
+        if (!SlurmClient.CanSubmit)
+            throw new InvalidOperationException("sbatch is not on PATH: this machine cannot submit Slurm jobs (nothing was written). " +
+                                                "Run on a Slurm login node, or use --dry-run to see the batch script.");
         using var sweepLock = DirectoryLock.Acquire(plan.Directory, "sweep");
         RefuseWhileActive(plan.Directory, client);
         var tasks = plan.WriteFiles();
@@ -45,6 +48,8 @@ public static partial class SlurmSweepSubmitter
     public static SlurmSubmission Resubmit(string sweepDirectory, SlurmClient client, bool dryRun)
     {
         string dir = Path.GetFullPath(sweepDirectory);
+        if (!dryRun && !SlurmClient.CanSubmit)
+            throw new InvalidOperationException("sbatch is not on PATH: this machine cannot submit Slurm jobs. Run on a Slurm login node, or use --dry-run.");
         using var sweepLock = dryRun ? null : DirectoryLock.Acquire(dir, "sweep");
         var report = SweepStatusReport.Read(dir, client);
         var last = report.Jobs.LastOrDefault(j => j.Backend == "slurm")

@@ -10,6 +10,9 @@ namespace MoeLab.Experiments.Tests.Cluster;
 /// <summary>`moelab sweep --backend k8s --emit` round trip: the YAML deserialises strictly into the
 /// official Kubernetes models (KubernetesClient's V1Job) with the fields an Indexed Job needs, and
 /// the container command, with the completion index filled in as Kubernetes does, runs that index.</summary>
+// Serial with the child-process tests: training in this process while other test classes train in
+// parallel has, rarely, failed inside LibTorch (a scalar conversion error), so these runs get the process to themselves.
+[Collection(ChildProcessCollection.Name)]
 public class KubernetesManifestTests
 {
     [Fact]

@@ -47,6 +47,8 @@ public class SlurmSweepTests(ITestOutputHelper output)
 
         WaitUntil(sweepDir, r => r.Indices.All(i => i.State == RunLayout.Status.Completed), "all six runs completed");
         var clusterTime = clock.Elapsed;
+        // Slurm marks a task COMPLETED a moment after its process ended.
+        WaitUntil(sweepDir, r => r.Indices.All(i => i.Scheduler is { IsActive: false }), "Slurm to mark the six tasks finished");
         output.WriteLine($"6-run sweep: local {localTime.TotalSeconds:F1} s, Slurm (submit → all completed) {clusterTime.TotalSeconds:F1} s");
 
         var done = Status(sweepDir);
@@ -125,7 +127,8 @@ public class SlurmSweepTests(ITestOutputHelper output)
             Assert.Contains($"indices 1 as Slurm array job {newJob}", text);
         }
         Assert.NotEqual(jobId, newJob);
-        WaitUntil(sweepDir, r => r.Indices[1].State == RunLayout.Status.Completed, "index 1 completed after resubmit");
+        WaitUntil(sweepDir, r => r.Indices[1].State == RunLayout.Status.Completed && r.Indices[1].Scheduler is { IsActive: false },
+            "index 1 completed after resubmit, and Slurm done with it");
         var final = Status(sweepDir);
         Assert.Equal(2, (int)final["counts"]!["completed"]!);
         Assert.Equal(newJob, (string?)final["tasks"]![1]!["jobId"]);

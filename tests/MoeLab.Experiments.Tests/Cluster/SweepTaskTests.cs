@@ -9,6 +9,9 @@ namespace MoeLab.Experiments.Tests.Cluster;
 
 /// <summary>The "index → run" step every backend shares, `moelab sweep-task`, the status of each
 /// index from the results layout, and the Slurm batch script (run here by bash, without Slurm).</summary>
+// Serial with the child-process tests: training in this process while other test classes train in
+// parallel has, rarely, failed inside LibTorch (a scalar conversion error), so these runs get the process to themselves.
+[Collection(ChildProcessCollection.Name)]
 public class SweepTaskTests
 {
     private static readonly string[] Short = ["train.steps=20", "train.evalEvery=10", "train.checkpointEvery=10"];
@@ -22,7 +25,26 @@ public class SweepTaskTests
         return plan.WriteFiles();
     }
 
-    private static int Cli(params string[] args) => Program.BuildRoot().Parse(args).Invoke();
+    /// <summary>The CLI in this process; an exception escaping a command fails the test with its stack
+    /// trace (not System.CommandLine's exit code 1), and a parse error is shown.</summary>
+    private static int Cli(params string[] args)
+    {
+        var errors = new StringWriter();
+        var parsed = Program.BuildRoot().Parse(args);
+        Assert.True(parsed.Errors.Count == 0, string.Join("; ", parsed.Errors.Select(e => e.Message)));
+        return parsed.Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false, Error = errors });
+    }
+
+    /// <summary>Asserts a CLI exit code; on a mismatch the message shows the run's manifest error and log.</summary>
+    private static void ExpectCli(int expected, string runDir, params string[] args)
+    {
+        int code = Cli(args);
+        if (code == expected) return;
+        string manifest = Path.Combine(runDir, RunLayout.Manifest), log = Path.Combine(runDir, RunLayout.Log);
+        Assert.Fail($"`moelab {string.Join(' ', args)}` exited {code}, expected {expected}. " +
+                    (File.Exists(manifest) ? $"Run status {RunManifest.Read(runDir).Status}: {RunManifest.Read(runDir).Error}\n" : "No run manifest.\n") +
+                    (File.Exists(log) ? File.ReadAllText(log) : ""));
+    }
 
     [Fact]
     public void Sweep_task_runs_one_index_skips_it_when_completed_retries_failures_and_exits_like_run()
@@ -33,14 +55,14 @@ public class SweepTaskTests
         Assert.Equal(new[] { 0, 1 }, tasks.Select(t => t.Index));
         string failing = Path.Combine(plan.Directory, tasks[0].RunId), ok = Path.Combine(plan.Directory, tasks[1].RunId);
 
-        Assert.Equal(0, Cli("sweep-task", plan.Directory, "1", "--device", "cpu"));
+        ExpectCli(0, ok, "sweep-task", plan.Directory, "1", "--device", "cpu");
         Assert.Equal(RunLayout.Status.Completed, RunManifest.Read(ok).Status);
         Assert.False(Directory.Exists(failing)); // one index, one run
         var ended = RunManifest.Read(ok).EndedAt;
-        Assert.Equal(0, Cli("sweep-task", plan.Directory, "1", "--device", "cpu")); // completed: skipped
+        ExpectCli(0, ok, "sweep-task", plan.Directory, "1", "--device", "cpu"); // completed: skipped
         Assert.Equal(ended, RunManifest.Read(ok).EndedAt);
 
-        Assert.Equal(1, Cli("sweep-task", plan.Directory, "0", "--device", "cpu")); // the run fails: exit 1
+        ExpectCli(1, failing, "sweep-task", plan.Directory, "0", "--device", "cpu"); // the run fails: exit 1
         Assert.Equal(RunLayout.Status.Failed, RunManifest.Read(failing).Status);
         var again = SweepTaskRunner.RunIndex(plan.Directory, 0, new RunOptions { Device = "cpu" });
         Assert.Equal("retried", again.Action);

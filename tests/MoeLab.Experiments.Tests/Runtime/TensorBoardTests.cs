@@ -7,6 +7,9 @@ namespace MoeLab.Experiments.Tests.Runtime;
 /// <summary>TensorBoard event files next to metrics.csv: valid TFRecords (both CRCs), the same
 /// steps, tags and values (as float32), and after a crash and resume TensorBoard's view (later data
 /// overrides) still equals metrics.csv, which stays byte-identical to an undisturbed run.</summary>
+// Serial with the child-process tests: training in this process while other test classes train in
+// parallel has, rarely, failed inside LibTorch (a scalar conversion error), so these runs get the process to themselves.
+[Collection(ChildProcessCollection.Name)]
 public class TensorBoardTests
 {
     private static readonly string[] Short = ["train.steps=40", "train.logEvery=5", "train.evalEvery=10", "train.checkpointEvery=10"];
