@@ -27,6 +27,9 @@ public static class Program
         root.Subcommands.Add(ListCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(SweepCommand.Create());
+        root.Subcommands.Add(SweepStatusCommand.Create());
+        root.Subcommands.Add(SweepResubmitCommand.Create());
+        root.Subcommands.Add(SweepTaskCommand.Create());
         root.Subcommands.Add(LabCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());

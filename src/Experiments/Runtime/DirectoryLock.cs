@@ -24,6 +24,9 @@ public sealed class DirectoryLock : IDisposable
 
     public string Directory { get; }
 
+    /// <summary>True until <see cref="Dispose"/> released the lock.</summary>
+    public bool Holding => Volatile.Read(ref _stream) is not null;
+
     /// <summary>Takes the lock or throws <see cref="DirectoryInUseException"/> naming the holder.
     /// Creates the directory when needed.</summary>
     /// <param name="what">What the directory is, for the message: "run", "sweep".</param>
@@ -39,7 +42,7 @@ public sealed class DirectoryLock : IDisposable
         }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
         {
-            throw new DirectoryInUseException(dir, what, ReadOwner(dir), e);
+            throw new DirectoryInUseException(dir, what, WaitForOwner(dir), e);
         }
         var owner = new LockOwner(Environment.ProcessId, Environment.MachineName,
             string.Join(' ', Environment.GetCommandLineArgs().Select(Path.GetFileName)), DateTimeOffset.UtcNow);
@@ -72,6 +75,20 @@ public sealed class DirectoryLock : IDisposable
         catch (IOException)
         {
             return true;
+        }
+    }
+
+    /// <summary>The holder of a lock we failed to take. It writes its owner file just after taking
+    /// the lock (with an fsync, which can take a while on a loaded machine), so a contender arriving
+    /// in between waits up to two seconds for it, as long as the lock is still held.</summary>
+    private static LockOwner? WaitForOwner(string dir)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            if (ReadOwner(dir) is { } owner) return owner;
+            if (clock.Elapsed > TimeSpan.FromSeconds(2) || !IsHeld(dir)) return ReadOwner(dir);
+            Thread.Sleep(25);
         }
     }
 

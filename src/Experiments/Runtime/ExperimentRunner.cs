@@ -35,10 +35,14 @@ public sealed record RunOutcome(string RunId, string RunDirectory, long Seed, st
 public static class ExperimentRunner
 {
     /// <summary>A fresh run. <paramref name="runDirectory"/> defaults to
-    /// results/&lt;experiment&gt;/&lt;yyyyMMdd-HHmmss&gt;-&lt;configHash8&gt;-s&lt;seed&gt;.</summary>
+    /// results/&lt;experiment&gt;/&lt;yyyyMMdd-HHmmss&gt;-&lt;configHash8&gt;-s&lt;seed&gt;.
+    /// <paramref name="heldLock"/>: the lock of <paramref name="runDirectory"/> when the caller holds
+    /// it already (the run takes it over and releases it at the end).</summary>
     public static RunOutcome Run(IExperiment experiment, ResolvedConfig config, long seed, RunOptions options,
-        string? runDirectory = null, string? sweepId = null)
+        string? runDirectory = null, string? sweepId = null, DirectoryLock? heldLock = null)
     {
+        if (heldLock is not null && runDirectory is null)
+            throw new ArgumentException("A held run lock needs its run directory.", nameof(heldLock));
         var device = TorchDevice.Resolve(options.Device);
         string runId = runDirectory is null
             ? $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{config.Hash[..8]}-s{seed}"
@@ -68,7 +72,7 @@ public static class ExperimentRunner
         {
             try
             {
-                recorder = RunRecorder.Create(dir, manifest with { RunId = Path.GetFileName(dir) }, device, options.Cancellation, options.Progress);
+                recorder = RunRecorder.Create(dir, manifest with { RunId = Path.GetFileName(dir) }, device, options.Cancellation, options.Progress, heldLock);
                 break;
             }
             catch (IOException) when (runDirectory is null && i < 100 && (Directory.Exists(dir)))
@@ -84,11 +88,12 @@ public static class ExperimentRunner
     }
 
     /// <summary>Continues an interrupted (or crashed) run from its checkpoint, with the config and
-    /// seed stored in its manifest. A completed run is an error.</summary>
+    /// seed stored in its manifest. A completed run is an error. <paramref name="heldLock"/>: as for
+    /// <see cref="Run"/>.</summary>
     /// <exception cref="DirectoryInUseException">the run is live in another process.</exception>
-    public static RunOutcome Resume(string runDirectory, RunOptions options)
+    public static RunOutcome Resume(string runDirectory, RunOptions options, DirectoryLock? heldLock = null)
     {
-        if (DirectoryLock.IsHeld(runDirectory))
+        if (heldLock is null && DirectoryLock.IsHeld(runDirectory))
             throw new DirectoryInUseException(Path.GetFullPath(runDirectory), "run", DirectoryLock.ReadOwner(runDirectory));
         var m = RunManifest.Read(runDirectory);
         if (m.Status == RunLayout.Status.Completed)
@@ -96,7 +101,7 @@ public static class ExperimentRunner
         var experiment = ExperimentRegistry.Get(m.Experiment);
         object config = ConfigBinder.FromJson(experiment, m.Config.ToJsonString());
         var device = TorchDevice.Resolve(options.Device);
-        var recorder = RunRecorder.Resume(runDirectory, device, options.Cancellation, options.Progress);
+        var recorder = RunRecorder.Resume(runDirectory, device, options.Cancellation, options.Progress, heldLock);
         return Execute(experiment, config, recorder, options);
     }
 

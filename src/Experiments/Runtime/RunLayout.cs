@@ -11,6 +11,8 @@ namespace MoeLab.Experiments.Runtime;
 /// (doubles; empty = missing).</item>
 /// <item><c>tables/&lt;name&gt;.csv</c>, <c>figures/&lt;name&gt;.html|png|svg</c>,
 /// <c>checkpoint/&lt;entry&gt;</c>, <c>log.txt</c>.</item>
+/// <item><c>tensorboard/events.out.tfevents.*</c>: the metrics of metrics.csv as TensorBoard scalars,
+/// one file per process that wrote the run (see <see cref="TensorBoardEventWriter"/>).</item>
 /// </list></summary>
 public static class RunLayout
 {
@@ -21,6 +23,7 @@ public static class RunLayout
     public const string Figures = "figures";
     public const string Checkpoint = "checkpoint";
     public const string Log = "log.txt";
+    public const string TensorBoard = "tensorboard";
 
     /// <summary>Values of the manifest's "status" field.</summary>
     public static class Status

@@ -31,6 +31,7 @@ public sealed class RunRecorder : RunContext, IDisposable
     private readonly IProgressSink _progress;
     private readonly FileCheckpointStore _checkpoints;
     private readonly DirectoryLock _lock;
+    private TensorBoardEventWriter? _tensorBoard;
     private DateTime _lastFlush = DateTime.UtcNow;
     private bool _dirty = true;
     private bool _wroteCheckpoint;
@@ -63,11 +64,14 @@ public sealed class RunRecorder : RunContext, IDisposable
 
     /// <summary>Creates a fresh run directory (it must not hold a manifest yet), takes its lock and
     /// writes the manifest with status running.</summary>
+    /// <param name="heldLock">The run directory's lock when the caller already holds it (it decided
+    /// what to do with the run under that lock); the recorder takes it over and releases it on
+    /// <see cref="Dispose"/>. Null: the recorder takes the lock itself.</param>
     /// <exception cref="DirectoryInUseException">another process is writing that directory.</exception>
     public static RunRecorder Create(string runDirectory, RunManifest manifest, torch.Device device,
-        CancellationToken cancellation, IProgressSink? progress = null)
+        CancellationToken cancellation, IProgressSink? progress = null, DirectoryLock? heldLock = null)
     {
-        var runLock = DirectoryLock.Acquire(runDirectory, "run");
+        var runLock = TakeOver(heldLock, runDirectory) ?? DirectoryLock.Acquire(runDirectory, "run");
         try
         {
             if (File.Exists(Path.Combine(runDirectory, RunLayout.Manifest)))
@@ -87,11 +91,12 @@ public sealed class RunRecorder : RunContext, IDisposable
 
     /// <summary>Reopens an existing run to continue it: history, summary and checkpoints are kept;
     /// the manifest goes back to running with the time of this resume appended.</summary>
+    /// <param name="heldLock">As for <see cref="Create"/>.</param>
     /// <exception cref="DirectoryInUseException">the run is live in another process.</exception>
     public static RunRecorder Resume(string runDirectory, torch.Device device, CancellationToken cancellation,
-        IProgressSink? progress = null)
+        IProgressSink? progress = null, DirectoryLock? heldLock = null)
     {
-        var runLock = DirectoryLock.Acquire(runDirectory, "run");
+        var runLock = TakeOver(heldLock, runDirectory) ?? DirectoryLock.Acquire(runDirectory, "run");
         try
         {
             var m = RunManifest.Read(runDirectory);
@@ -119,6 +124,16 @@ public sealed class RunRecorder : RunContext, IDisposable
         }
     }
 
+    private static DirectoryLock? TakeOver(DirectoryLock? heldLock, string runDirectory)
+    {
+        if (heldLock is null) return null;
+        if (!heldLock.Holding)
+            throw new InvalidOperationException($"The lock handed over for '{runDirectory}' was already released.");
+        if (heldLock.Directory != Path.GetFullPath(runDirectory))
+            throw new InvalidOperationException($"The lock handed over is for '{heldLock.Directory}', not for the run directory '{Path.GetFullPath(runDirectory)}'.");
+        return heldLock;
+    }
+
     public RunManifest Manifest { get; private set; }
 
     /// <summary>How often metrics.csv and log.txt are rewritten while running.</summary>
@@ -140,6 +155,8 @@ public sealed class RunRecorder : RunContext, IDisposable
         if (_resumed && _armsSeenSinceResume.Add(arm))
             _metrics.RemoveAll(r => r.Arm == arm && r.Step >= step);
         foreach (var (k, v) in values) _metrics.Add(new MetricRow(step, arm, k, v));
+        (_tensorBoard ??= new TensorBoardEventWriter(Path.Combine(RunDirectory, RunLayout.TensorBoard)))
+            .AddScalars(step, values.Select(kv => KeyValuePair.Create(TensorBoardTag(arm, kv.Key), kv.Value)));
         _dirty = true;
         Flush(force: false);
         NonFiniteMetricException.ThrowIfAny(step, values, arm);
@@ -194,6 +211,7 @@ public sealed class RunRecorder : RunContext, IDisposable
         if (!_dirty || (!force && DateTime.UtcNow - _lastFlush < FlushInterval)) return;
         AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Metrics), CsvText.Metrics(_metrics));
         AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Log), _log.ToString());
+        _tensorBoard?.Flush();
         _lastFlush = DateTime.UtcNow;
         _dirty = false;
     }
@@ -216,8 +234,14 @@ public sealed class RunRecorder : RunContext, IDisposable
         try { Flush(force: true); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
+        try { _tensorBoard?.Dispose(); }
+        catch (IOException) { }
         _lock.Dispose();
     }
+
+    /// <summary>The TensorBoard tag of a metric: its name for the arm "main", "&lt;arm&gt;/&lt;metric&gt;" otherwise
+    /// (TensorBoard groups tags by the part before the first '/', so each arm's metrics sit together).</summary>
+    public static string TensorBoardTag(string arm, string metric) => arm == "main" ? metric : $"{arm}/{metric}";
 
     /// <summary>The summary rows of a finished run directory (from its checkpoint/runtime-summary.json,
     /// which keeps label and metric columns apart); empty when it has none.</summary>
