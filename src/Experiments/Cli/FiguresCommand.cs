@@ -4,14 +4,14 @@ using MoeLab.Experiments.Plotting;
 
 namespace MoeLab.Experiments.Cli;
 
-/// <summary>`moelab figures &lt;dir&gt; [--format png,svg]`: exports every saved figure (figures/*.html
+/// <summary>`moelab figures &lt;dir&gt; [--format png,svg]`: exports every saved figure (figures/*.json
 /// at any depth below a run, sweep or experiment folder) to PNG/SVG beside it, in one headless
 /// Chromium session.</summary>
 public static class FiguresCommand
 {
     public static Command Create()
     {
-        var dir = new Argument<string>("dir") { Description = "A run, sweep or experiment folder (searched for figures/*.html at any depth)." };
+        var dir = new Argument<string>("dir") { Description = "A run, sweep or experiment folder (searched for figures/*.json at any depth)." };
         var format = new Option<string>("--format") { Description = "Image formats, comma-separated: png, svg.", DefaultValueFactory = _ => "png,svg" };
         var width = new Option<int?>("--width") { Description = "Image width in CSS pixels (default: the figure's own, else 900)." };
         var height = new Option<int?>("--height") { Description = "Image height in CSS pixels (default: the figure's own, else 560)." };
@@ -36,7 +36,7 @@ public static class FiguresCommand
             var pages = FigureExport.FindFigurePages(dir);
             if (pages.Count == 0)
             {
-                output.WriteLine($"No figures found under {Path.GetFullPath(dir)} (looked for figures/*.html).");
+                output.WriteLine($"No figures found under {Path.GetFullPath(dir)} (looked for figures/*.json).");
                 return 0;
             }
             var clock = Stopwatch.StartNew();

@@ -32,7 +32,7 @@ public sealed record ToyRegressionConfig
     public ToyDataConfig Data { get; init; } = new();
     public ToyTrainConfig Train { get; init; } = new();
 
-    /// <summary>Write figures/loss.html (a 3.6 MB self-contained page; off in smoke so sweeps stay small).</summary>
+    /// <summary>Write figures/val_loss.json (a loss curve; off in smoke).</summary>
     public bool SaveFigures { get; init; } = true;
 }
 

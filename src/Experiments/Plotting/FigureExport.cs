@@ -3,21 +3,32 @@ using MoeLab.Experiments.Runtime;
 
 namespace MoeLab.Experiments.Plotting;
 
-/// <summary>Exports the saved figures of runs (every figures/*.html at any depth below a folder) to
+/// <summary>Exports the saved figures of runs (every saved figure, figures/*.json, at any depth below a folder) to
 /// PNG/SVG beside them, all in one Chromium session. Each figure is re-rendered from its stored
 /// figure JSON (figures/&lt;name&gt;.json, else the JSON embedded in the page).</summary>
 public static class FigureExport
 {
-    /// <summary>Chart pages in folders named "figures" below (or at) <paramref name="path"/>, sorted.</summary>
+    /// <summary>Saved figures in folders named "figures" below (or at) <paramref name="path"/>, sorted:
+    /// each figure's JSON (figures/&lt;name&gt;.json), or its page for runs written before figures were
+    /// saved as JSON (figures/&lt;name&gt;.html without a JSON twin).</summary>
     public static IReadOnlyList<string> FindFigurePages(string path)
     {
         string full = Path.GetFullPath(path);
         if (!Directory.Exists(full)) throw new DirectoryNotFoundException($"folder not found: {full}");
-        var pages = Directory.EnumerateFiles(full, "*.html", SearchOption.AllDirectories)
-            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == RunLayout.Figures)
-            .ToList();
+        var pages = Directory.EnumerateDirectories(full, RunLayout.Figures, SearchOption.AllDirectories)
+            .Prepend(full).Where(d => Path.GetFileName(d) == RunLayout.Figures).Distinct()
+            .SelectMany(FiguresIn).ToList();
         pages.Sort(StringComparer.Ordinal);
         return pages;
+    }
+
+    /// <summary>The saved figures of one figures/ folder (see <see cref="FindFigurePages"/>), sorted.</summary>
+    public static IReadOnlyList<string> FiguresIn(string figuresDirectory)
+    {
+        if (!Directory.Exists(figuresDirectory)) return Array.Empty<string>();
+        var json = Directory.GetFiles(figuresDirectory, "*.json");
+        var pages = Directory.GetFiles(figuresDirectory, "*.html").Where(h => !File.Exists(Path.ChangeExtension(h, ".json")));
+        return json.Concat(pages).Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>Parses "png,svg" into formats; throws naming the bad value.</summary>

@@ -160,7 +160,7 @@ public static class ReportBuilder
         html.Append("<h2 id=\"figures\">Figures saved by runs</h2>\n");
         var figureFiles = set.Records
             .Where(r => Directory.Exists(r.FiguresDirectory))
-            .SelectMany(r => Directory.GetFiles(r.FiguresDirectory, "*.html").Order(StringComparer.Ordinal).Select(f => (Run: r, File: f)))
+            .SelectMany(r => FigureExport.FiguresIn(r.FiguresDirectory).Select(f => (Run: r, File: f)))
             .ToList();
         if (figureFiles.Count == 0) html.Append("<p>No run saved a figure.</p>\n");
         foreach (var group in figureFiles.GroupBy(f => Path.GetFileNameWithoutExtension(f.File)).OrderBy(g => g.Key, StringComparer.Ordinal))

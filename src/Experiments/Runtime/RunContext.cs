@@ -36,7 +36,8 @@ public abstract class RunContext
     /// <summary>Saves an extra table (e.g. an expert × task matrix) as tables/&lt;name&gt;.csv.</summary>
     public abstract void SaveTable(string name, DataFrame table);
 
-    /// <summary>Saves a figure as figures/&lt;name&gt;.html (self-contained); PNG/SVG come from `moelab figures`.</summary>
+    /// <summary>Saves a figure as figures/&lt;name&gt;.json (Plotly figure JSON: data and layout); the report
+    /// shows it, `moelab figures` renders PNG/SVG from it.</summary>
     public abstract void SaveFigure(string name, GenericChart chart);
 
     /// <summary>Progress of long work (progress bar on a terminal, periodic lines otherwise).</summary>

@@ -9,7 +9,7 @@ namespace MoeLab.Experiments.Runtime;
 /// <item><c>metrics.csv</c>: long format <c>step,arm,metric,value</c> (invariant culture).</item>
 /// <item><c>summary.csv</c>: one row per arm: <c>arm</c>, label columns (strings), metric columns
 /// (doubles; empty = missing).</item>
-/// <item><c>tables/&lt;name&gt;.csv</c>, <c>figures/&lt;name&gt;.html|png|svg</c>,
+/// <item><c>tables/&lt;name&gt;.csv</c>, <c>figures/&lt;name&gt;.json|png|svg</c> (Plotly figure JSON; images from `moelab figures`),
 /// <c>checkpoint/&lt;entry&gt;</c>, <c>log.txt</c>.</item>
 /// <item><c>tensorboard/events.out.tfevents.*</c>: the metrics of metrics.csv as TensorBoard scalars,
 /// one file per process that wrote the run (see <see cref="TensorBoardEventWriter"/>).</item>
