@@ -11,12 +11,13 @@ namespace MoeLab.Experiments.Examples;
 /// to seeded synthetic regression data. It exercises everything a real experiment does: seeded
 /// data, schedules, clipping, evaluation, early stopping, metrics, summary, a table, a figure,
 /// and exact resume.
-/// <para>Resume: the checkpoint holds the model state dict, the optimiser state (AdamW moments
-/// and step counts), the number of completed steps and the early-stopping state. No RNG state is
-/// serialised: the data are regenerated from the seed, the order of each epoch is a permutation
-/// drawn from <c>CreateRandom("data-order-epoch-N")</c>, the learning rate is a pure function of
-/// the step, initialisation uses the run's own generator (<c>CreateGenerator("init")</c>) and
-/// training uses no torch randomness (the checkpoint overwrites the initial weights anyway). So a resumed run on CPU ends with bit-identical metrics.</para></summary>
+/// <para>Training runs on the shared <see cref="Trainer"/> (the worked example of
+/// src/Experiments/Papers/README.md): the experiment supplies data, model, optimiser and an
+/// <see cref="ITrainingTask"/>. Resume: the trainer's checkpoint holds the model, the optimiser state,
+/// the completed steps and the early-stopping state; no RNG state is needed because the data are
+/// regenerated from the seed, each epoch's order is drawn from <c>CreateRandom("data-order-epoch-N")</c>,
+/// the learning rate is a function of the step and training uses no torch randomness. So a resumed
+/// run ends with bit-identical metrics.</para></summary>
 [ExcludeFromLab("runtime test experiment, not a paper reproduction")]
 public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
 {
@@ -67,8 +68,6 @@ public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
         return problems;
     }
 
-    private sealed record TrainState(int Step, EarlyStopping.StateRecord? Early);
-
     public override void Run(ToyRegressionConfig c, RunContext ctx)
     {
         var device = ctx.Device;
@@ -77,89 +76,19 @@ public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
         var optimizer = c.Train.Optimizer == OptimizerKind.AdamW
             ? Optimizers.AdamW(model.parameters(), c.Train.Lr, c.Train.WeightDecay)
             : Optimizers.Sgd(model.parameters(), c.Train.Lr, momentum: 0.9, weightDecay: c.Train.WeightDecay);
-        var schedule = LrSchedule.Create(c.Train.Schedule, c.Train.Lr, c.Train.Steps, c.Train.WarmupSteps, minLr: c.Train.Lr * 0.01);
-        var early = c.Train.EarlyStopPatience > 0 ? new EarlyStopping(MetricMode.Min, c.Train.EarlyStopPatience) : null;
-
-        int start = 0;
-        if (ctx.Checkpoints.Exists("state"))
+        var task = new ToyTask(c, ctx, model, xTrain, yTrain, xValid, yValid);
+        var outcome = Trainer.Run(ctx, model, optimizer, task, new TrainerOptions
         {
-            var state = ctx.Checkpoints.LoadJson<TrainState>("state")!;
-            model.load(ctx.Checkpoints.PathOf("model.bin"));
-            Optimizers.LoadState(optimizer, ctx.Checkpoints.PathOf("optimizer.bin"));
-            if (early is not null && state.Early is not null) early.Restore(state.Early);
-            start = state.Step;
-            ctx.Log($"resuming from checkpoint at step {start}");
-        }
-
-        void Save(int completedSteps)
-        {
-            ctx.Checkpoints.SaveFile("model.bin", p => model.save(p));
-            ctx.Checkpoints.SaveFile("optimizer.bin", p => Optimizers.SaveState(optimizer, p));
-            // The state entry goes last: it marks a complete checkpoint.
-            ctx.Checkpoints.SaveJson("state", new TrainState(completedSteps, early?.State));
-        }
-
-        int batchesPerEpoch = c.Data.TrainSize / c.Train.BatchSize;
-        int cachedEpoch = -1;
-        long[] order = Array.Empty<long>();
-        double lastLoss = double.NaN;
-        int step = start;
-        for (; step < c.Train.Steps; step++)
-        {
-            if (ctx.Cancellation.IsCancellationRequested)
-            {
-                Save(step);
-                ctx.Log($"interrupted: checkpoint saved at step {step}");
-                ctx.Cancellation.ThrowIfCancellationRequested();
-            }
-            int epoch = step / batchesPerEpoch;
-            if (epoch != cachedEpoch)
-            {
-                order = Permutation(c.Data.TrainSize, ctx.CreateRandom($"data-order-epoch-{epoch}"));
-                cachedEpoch = epoch;
-            }
-            int offset = step % batchesPerEpoch * c.Train.BatchSize;
-
-            using (var scope = NewDisposeScope())
-            {
-                double lr = schedule.Apply(optimizer, step);
-                var idx = tensor(order[offset..(offset + c.Train.BatchSize)], device: device); // [batch]
-                var xb = xTrain.index_select(0, idx); // [batch, features]
-                var yb = yTrain.index_select(0, idx); // [batch]
-                var pred = model.forward(xb); // [batch]
-                var loss = nn.functional.mse_loss(pred, yb); // []
-                optimizer.zero_grad();
-                loss.backward();
-                double gradNorm = Gradients.ClipNorm(model.parameters(), c.Train.ClipNorm);
-                optimizer.step();
-                lastLoss = loss.item<float>();
-                if (c.Train.Fault == ToyFault.Throw && step == c.Train.FaultStep)
-                    throw new InvalidOperationException($"toy-regression: injected failure at step {step} (train.fault=Throw).");
-                if (c.Train.Fault == ToyFault.NaN && step == c.Train.FaultStep) lastLoss = double.NaN;
-                if ((step + 1) % c.Train.LogEvery == 0 || !double.IsFinite(lastLoss))
-                    ctx.LogMetrics(step + 1, new Dictionary<string, double> { ["train_loss"] = lastLoss, ["lr"] = lr, ["grad_norm"] = gradNorm });
-            }
-
-            bool stop = false;
-            if ((step + 1) % c.Train.EvalEvery == 0 || step + 1 == c.Train.Steps)
-            {
-                double valLoss = MeanSquaredError(model, xValid, yValid, c.Train.BatchSize * 4);
-                ctx.LogMetrics(step + 1, new Dictionary<string, double> { ["val_loss"] = valLoss });
-                if (early is not null)
-                {
-                    early.Update(step + 1, valLoss);
-                    stop = early.ShouldStop;
-                }
-            }
-            if (c.Train.CheckpointEvery > 0 && (step + 1) % c.Train.CheckpointEvery == 0) Save(step + 1);
-            ctx.ReportProgress("train", step + 1, c.Train.Steps, lastLoss);
-            if (stop)
-            {
-                ctx.Log($"early stopping at step {step + 1}: best val_loss {early!.Best:G6} at step {early.BestStep}");
-                step++;
-                break;
-            }
-        }
+            Steps = c.Train.Steps,
+            Schedule = LrSchedule.Create(c.Train.Schedule, c.Train.Lr, c.Train.Steps, c.Train.WarmupSteps, minLr: c.Train.Lr * 0.01),
+            LogEvery = c.Train.LogEvery,
+            EvalEvery = c.Train.EvalEvery,
+            CheckpointEvery = c.Train.CheckpointEvery,
+            ClipNorm = c.Train.ClipNorm,
+            EarlyStopPatience = c.Train.EarlyStopPatience,
+        });
+        long step = outcome.Steps;
+        var early = outcome.Early;
 
         double finalValid = MeanSquaredError(model, xValid, yValid, c.Train.BatchSize * 4);
         double finalTrain = MeanSquaredError(model, xTrain, yTrain, c.Train.BatchSize * 4);
@@ -225,7 +154,7 @@ public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
         return (xt, yt, xv, yv);
     }
 
-    private static long[] Permutation(int n, Random rng)
+    internal static long[] Permutation(int n, Random rng)
     {
         var p = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
         for (int i = n - 1; i > 0; i--)
@@ -236,7 +165,7 @@ public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
         return p;
     }
 
-    private static double MeanSquaredError(ToyMixture model, Tensor x, Tensor y, int batchSize)
+    internal static double MeanSquaredError(ToyMixture model, Tensor x, Tensor y, int batchSize)
     {
         long n = x.shape[0];
         var batches = Enumerable.Range(0, (int)((n + batchSize - 1) / batchSize)).Select(i => (start: (long)i * batchSize, len: Math.Min(batchSize, n - (long)i * batchSize)));
@@ -247,6 +176,46 @@ public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
             var sum = (model.forward(xb) - yb).pow(2).sum(); // []
             return (new Dictionary<string, Tensor> { ["mse"] = sum }, b.len);
         })["mse"];
+    }
+}
+
+/// <summary>The toy's data and loss for the shared <see cref="Trainer"/>: batch b of step s is a slice
+/// of the permutation of epoch s / batchesPerEpoch (drawn from the run's seed), so resume needs no data
+/// state. Also injects the runtime tests' faults after an optimiser step.</summary>
+internal sealed class ToyTask(ToyRegressionConfig c, RunContext ctx, ToyMixture model, Tensor xTrain, Tensor yTrain, Tensor xValid, Tensor yValid)
+    : ITrainingTask
+{
+    private readonly int _batchesPerEpoch = c.Data.TrainSize / c.Train.BatchSize;
+    private int _cachedEpoch = -1;
+    private long[] _order = Array.Empty<long>();
+
+    public long ItemsPerMicroBatch => c.Train.BatchSize;
+
+    public Tensor Loss(long step, int microBatch)
+    {
+        int epoch = (int)(step / _batchesPerEpoch);
+        if (epoch != _cachedEpoch)
+        {
+            _order = ToyRegressionExperiment.Permutation(c.Data.TrainSize, ctx.CreateRandom($"data-order-epoch-{epoch}"));
+            _cachedEpoch = epoch;
+        }
+        int offset = (int)(step % _batchesPerEpoch) * c.Train.BatchSize;
+        var idx = tensor(_order[offset..(offset + c.Train.BatchSize)], device: ctx.Device); // [batch]
+        var xb = xTrain.index_select(0, idx); // [batch, features]
+        var yb = yTrain.index_select(0, idx); // [batch]
+        return nn.functional.mse_loss(model.forward(xb), yb); // []
+    }
+
+    public IReadOnlyDictionary<string, double> Evaluate() => new Dictionary<string, double>
+    {
+        ["val_loss"] = ToyRegressionExperiment.MeanSquaredError(model, xValid, yValid, c.Train.BatchSize * 4),
+    };
+
+    public double AfterOptimizerStep(long step, double loss)
+    {
+        if (c.Train.Fault == ToyFault.Throw && step == c.Train.FaultStep)
+            throw new InvalidOperationException($"toy-regression: injected failure at step {step} (train.fault=Throw).");
+        return c.Train.Fault == ToyFault.NaN && step == c.Train.FaultStep ? double.NaN : loss;
     }
 }
 

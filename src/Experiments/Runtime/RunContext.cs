@@ -28,6 +28,11 @@ public abstract class RunContext
     /// <summary>Appends one row to the step-indexed history (metrics.csv): step, arm, then values.</summary>
     public abstract void LogMetrics(long step, IReadOnlyDictionary<string, double> values, string arm = "main");
 
+    /// <summary>Wall-clock figures of the run (throughput, memory) as step-indexed rows of system.csv —
+    /// kept apart from metrics.csv, whose bytes a resumed or repeated run reproduces exactly. The
+    /// default ignores them (in-memory contexts).</summary>
+    public virtual void LogSystemMetrics(long step, IReadOnlyDictionary<string, double> values, string arm = "main") { }
+
     /// <summary>Records the final metrics of one arm (summary.csv). <paramref name="labels"/> holds
     /// string-valued columns (e.g. schedule name). Calling again for the same arm replaces it.</summary>
     public abstract void LogSummary(string arm, IReadOnlyDictionary<string, double> values,

@@ -19,6 +19,9 @@ public static class RunLayout
     public const string Manifest = "manifest.json";
     public const string Metrics = "metrics.csv";
     public const string Summary = "summary.csv";
+
+    /// <summary>Wall-clock figures (throughput, peak memory) in the metrics.csv layout; not reproducible by nature.</summary>
+    public const string System = "system.csv";
     public const string Tables = "tables";
     public const string Figures = "figures";
     public const string Checkpoint = "checkpoint";

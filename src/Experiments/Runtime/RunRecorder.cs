@@ -22,6 +22,7 @@ public sealed class RunRecorder : RunContext, IDisposable
     private const string SummaryStateEntry = "runtime-summary";
 
     private readonly List<MetricRow> _metrics;
+    private readonly List<MetricRow> _system;
     private readonly Dictionary<string, SummaryRow> _summary = new();
     private readonly List<string> _summaryOrder = new();
     private readonly StringBuilder _log = new();
@@ -51,6 +52,8 @@ public sealed class RunRecorder : RunContext, IDisposable
             _wroteCheckpoint = true;
         });
         _metrics = resumed ? CsvText.ReadMetrics(Path.Combine(runDirectory, RunLayout.Metrics)) : new List<MetricRow>();
+        string systemPath = Path.Combine(runDirectory, RunLayout.System);
+        _system = resumed && File.Exists(systemPath) ? CsvText.ReadMetrics(systemPath) : new List<MetricRow>();
         string logPath = Path.Combine(runDirectory, RunLayout.Log);
         if (resumed && File.Exists(logPath)) _log.Append(File.ReadAllText(logPath));
         if (resumed && _checkpoints.LoadJson<List<SummaryState>>(SummaryStateEntry) is { } saved)
@@ -161,6 +164,13 @@ public sealed class RunRecorder : RunContext, IDisposable
         NonFiniteMetricException.ThrowIfAny(step, values, arm);
     }
 
+    public override void LogSystemMetrics(long step, IReadOnlyDictionary<string, double> values, string arm = "main")
+    {
+        foreach (var (k, v) in values) _system.Add(new MetricRow(step, arm, k, v));
+        _dirty = true;
+        Flush(force: false);
+    }
+
     public override void LogSummary(string arm, IReadOnlyDictionary<string, double> values,
         IReadOnlyDictionary<string, string>? labels = null)
     {
@@ -211,6 +221,7 @@ public sealed class RunRecorder : RunContext, IDisposable
     {
         if (!_dirty || (!force && DateTime.UtcNow - _lastFlush < FlushInterval)) return;
         AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Metrics), CsvText.Metrics(_metrics));
+        if (_system.Count > 0) AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.System), CsvText.Metrics(_system));
         AtomicFile.WriteAllText(Path.Combine(RunDirectory, RunLayout.Log), _log.ToString());
         _tensorBoard?.Flush();
         _lastFlush = DateTime.UtcNow;
