@@ -78,6 +78,7 @@ public static class Trainer
         string stateEntry = o.CheckpointPrefix + "state", modelEntry = o.CheckpointPrefix + "model.bin",
             optimizerEntry = o.CheckpointPrefix + "optimizer.bin";
 
+        string who = o.Arm == "main" ? "" : o.Arm + ": "; // log prefix for runs with several arms
         long start = 0;
         if (ctx.Checkpoints.Exists(stateEntry))
         {
@@ -87,11 +88,11 @@ public static class Trainer
             if (early is not null && state.Early is not null) early.Restore(state.Early);
             if (state.Completed)
             {
-                ctx.Log($"{o.Arm}: finished before this resume ({state.Step} steps); restored its final weights");
+                ctx.Log($"{who}finished before this resume ({state.Step} steps); restored its final weights");
                 return new TrainerOutcome(state.Step, state.StoppedEarly, double.NaN, early, ResumedCompleted: true);
             }
             start = state.Step;
-            ctx.Log($"{o.Arm}: resuming from checkpoint at step {start}");
+            ctx.Log($"{who}resuming from checkpoint at step {start}");
         }
 
         void Save(long completedSteps, bool completed = false, bool stoppedEarly = false)
@@ -112,7 +113,7 @@ public static class Trainer
             if (ctx.Cancellation.IsCancellationRequested)
             {
                 Save(step);
-                ctx.Log($"{o.Arm}: interrupted: checkpoint saved at step {step}");
+                ctx.Log($"{who}interrupted: checkpoint saved at step {step}");
                 ctx.Cancellation.ThrowIfCancellationRequested();
             }
             using (NewDisposeScope())
@@ -159,7 +160,7 @@ public static class Trainer
             ctx.ReportProgress(o.Arm == "main" ? "train" : o.Arm, step + 1, o.Steps, lastLoss);
             if (stop)
             {
-                ctx.Log($"{o.Arm}: early stopping at step {step + 1}: best {o.EarlyStopMetric} {early!.Best:G6} at step {early.BestStep}");
+                ctx.Log($"{who}early stopping at step {step + 1}: best {o.EarlyStopMetric} {early!.Best:G6} at step {early.BestStep}");
                 step++;
                 break;
             }
