@@ -1,13 +1,7 @@
-using System.Collections;
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
-using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
-using YamlDotNet.RepresentationModel;
 
 namespace MoeLab.Experiments.Runtime;
 
