@@ -211,13 +211,15 @@ public static class Charts
     /// <summary>Heatmap of <paramref name="z"/>[row][column] with labelled rows and columns, e.g. expert
     /// × task routing frequencies or expert × layer load. Each cell shows its value on hover.</summary>
     public static GenericChart Heatmap(IReadOnlyList<IReadOnlyList<double>> z, IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels,
-        string title, string rowTitle, string columnTitle)
+        string title, string rowTitle, string columnTitle, string? colorTitle = null)
     {
         if (z.Count != rowLabels.Count) throw new ArgumentException($"heatmap has {z.Count} rows but {rowLabels.Count} row labels");
         for (int r = 0; r < z.Count; r++)
             if (z[r].Count != columnLabels.Count) throw new ArgumentException($"heatmap row {r} has {z[r].Count} values but {columnLabels.Count} column labels");
+        var colorBar = new ColorBar();
+        if (colorTitle is not null) colorBar.SetProperty("title", new Dictionary<string, object> { ["text"] = colorTitle, ["side"] = "right" });
         var chart = CSharpChart.Heatmap<double, string, string, string>(zData: z, X: columnLabels.ToArray(), Y: rowLabels.ToArray(),
-            ColorScale: StyleParam.Colorscale.Viridis, UseDefaults: false);
+            ColorScale: StyleParam.Colorscale.Viridis, ColorBar: colorBar, UseDefaults: false);
         chart = Style(chart, title, columnTitle, rowTitle, categoricalX: true);
         var layout = new Layout();
         layout.SetProperty("yaxis", new Dictionary<string, object> { ["title"] = new Dictionary<string, object> { ["text"] = rowTitle }, ["type"] = "category", ["autorange"] = "reversed", ["automargin"] = true, ["ticks"] = "outside" });

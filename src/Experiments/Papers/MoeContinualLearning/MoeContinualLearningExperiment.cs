@@ -174,12 +174,12 @@ public sealed class MoeContinualLearningExperiment : Experiment<MoeContinualLear
                 context.SaveTable(name, CountTable(run.Assignment, tasks));
                 if (figure)
                     context.SaveFigure(name, MoeContinualLearningFigures.Heatmap(run.Assignment, tasks,
-                        $"{study.Study} {arm.Arm}: rounds of each task routed to each expert (repetition 0)"));
+                        $"{study.Study}, {arm.Arm}: routing by task (repetition 0)", "task (its cluster)"));
                 name = $"{study.Study}_assignment_cluster_{Safe(arm.Arm)}";
                 context.SaveTable(name, CountTable(byCluster, clusters));
                 if (figure)
                     context.SaveFigure(name, MoeContinualLearningFigures.Heatmap(byCluster, clusters,
-                        $"{study.Study} {arm.Arm}: rounds of each cluster routed to each expert (repetition 0)"));
+                        $"{study.Study}, {arm.Arm}: routing by cluster (repetition 0)", "task cluster"));
             }
         }
         context.SaveFigure($"{study.Study}_forgetting", MoeContinualLearningFigures.Curves(study, r => r.Forgetting, "forgetting F_t", stride));

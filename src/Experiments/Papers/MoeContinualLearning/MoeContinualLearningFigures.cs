@@ -46,14 +46,14 @@ public static class MoeContinualLearningFigures
         return WithTitle(chart, $"{study.Study}: {metric} (mean ± 1 sd over {study.Arms[0].Runs.Count} repetitions)");
     }
 
-    /// <summary>Expert × column heatmap of routed-round counts.</summary>
-    public static GenericChart Heatmap(long[,] counts, string[] columns, string title)
+    /// <summary>Expert × column heatmap of routed-round counts, in the lab's house style (axis titles,
+    /// colour bar titled with the unit).</summary>
+    public static GenericChart Heatmap(long[,] counts, string[] columns, string title, string columnTitle = "task")
     {
         int m = counts.GetLength(0);
-        var z = Enumerable.Range(0, m).Select(e => Enumerable.Range(0, columns.Length).Select(c => (double)counts[e, c]).ToArray()).ToArray();
-        var chart = CSharpChart.Heatmap<double, string, string, string>(z, X: columns,
-            Y: Enumerable.Range(0, m).Select(e => $"expert {e}").ToArray(), ColorScale: StyleParam.Colorscale.Viridis);
-        return WithTitle(chart, title);
+        var z = Enumerable.Range(0, m).Select(e => (IReadOnlyList<double>)Enumerable.Range(0, columns.Length).Select(c => (double)counts[e, c]).ToArray()).ToArray();
+        return MoeLab.Experiments.Plotting.Charts.Heatmap(z, Enumerable.Range(0, m).Select(e => $"expert {e}").ToArray(), columns,
+            title, "expert", columnTitle, colorTitle: "rounds routed");
     }
 
     /// <summary>Expert loads sorted in decreasing order (share of rounds), mean over repetitions, per arm.</summary>
