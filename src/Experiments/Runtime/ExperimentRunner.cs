@@ -47,13 +47,10 @@ public static class ExperimentRunner
         string runId = runDirectory is null
             ? $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{config.Hash[..8]}-s{seed}"
             : Path.GetFileName(Path.TrimEndingDirectorySeparator(runDirectory));
-        string dir = runDirectory ?? Path.Combine(options.ResultsRoot, experiment.Name, runId);
-        for (int i = 2; runDirectory is null && Directory.Exists(dir); i++)
-            dir = Path.Combine(options.ResultsRoot, experiment.Name, $"{runId}-{i}");
         var manifest = new RunManifest
         {
             Experiment = experiment.Name,
-            RunId = Path.GetFileName(dir),
+            RunId = runId,
             Preset = config.Preset,
             Seed = seed,
             Overrides = config.Overrides,
@@ -67,21 +64,24 @@ public static class ExperimentRunner
             Sweep = sweepId,
             Numerics = DeterministicNumerics.Current,
         };
+        // A given directory is used as it is; an automatic name takes the first free one of
+        // <runId>, <runId>-2, <runId>-3, ... (a name another process takes between our check and
+        // our lock counts as taken).
         RunRecorder recorder;
-        for (int i = 2; ; i++)
+        for (int i = 1; ; i++)
         {
+            string dir = runDirectory ?? Path.Combine(options.ResultsRoot, experiment.Name, i == 1 ? runId : $"{runId}-{i}");
+            if (runDirectory is null && Directory.Exists(dir)) continue;
             try
             {
                 recorder = RunRecorder.Create(dir, manifest with { RunId = Path.GetFileName(dir) }, device, options.Cancellation, options.Progress, heldLock);
                 break;
             }
-            catch (IOException) when (runDirectory is null && i < 100 && (Directory.Exists(dir)))
+            catch (IOException) when (runDirectory is null && i < 100 && Directory.Exists(dir))
             {
-                // Another process took this name between our check and our lock: take the next one.
-                dir = Path.Combine(options.ResultsRoot, experiment.Name, $"{runId}-{i}");
             }
         }
-        recorder.Log($"run {manifest.RunId}: {experiment.Name} preset {config.Preset}, seed {seed}, device {device}" +
+        recorder.Log($"run {recorder.Manifest.RunId}: {experiment.Name} preset {config.Preset}, seed {seed}, device {device}" +
                      (config.Overrides.Count > 0 ? $", overrides: {string.Join(" ", config.Overrides)}" : ""));
         recorder.Log($"numerics: {manifest.Numerics}");
         return Execute(experiment, config.Config, recorder, options);
