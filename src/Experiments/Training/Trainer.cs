@@ -134,10 +134,11 @@ public static class Trainer
                 if ((step + 1) % o.LogEvery == 0 || !double.IsFinite(lastLoss))
                 {
                     ctx.LogMetrics(step + 1, new Dictionary<string, double> { ["train_loss"] = lastLoss, ["lr"] = lr, ["grad_norm"] = gradNorm }, o.Arm);
+                    using var process = Process.GetCurrentProcess();
                     ctx.LogSystemMetrics(step + 1, new Dictionary<string, double>
                     {
                         ["items_per_second"] = itemsSinceLog / Math.Max(window.Elapsed.TotalSeconds, 1e-9),
-                        ["peak_rss_mib"] = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0),
+                        ["peak_rss_mib"] = process.PeakWorkingSet64 / (1024.0 * 1024.0),
                     }, o.Arm);
                     itemsSinceLog = 0;
                     window.Restart();
