@@ -299,7 +299,7 @@ public static class ReportBuilder
         return ci is null ? null : "95% CI ± " + Num(ci.Value);
     }
 
-    static string Num(double v) => v.ToString(Math.Abs(v) >= 1e-3 && Math.Abs(v) < 1e5 || v == 0 ? "0.####" : "0.###e+0", CultureInfo.InvariantCulture);
+    static string Num(double v) => HumanNumber.Format(v, Math.Abs(v) >= 1e-3 && Math.Abs(v) < 1e5 || v == 0 ? "0.####" : "0.###e+0");
 
     /// <summary>Escapes the five HTML special characters only (keeps ±, –, × readable in the source).</summary>
     static string Enc(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;").Replace("'", "&#39;");
