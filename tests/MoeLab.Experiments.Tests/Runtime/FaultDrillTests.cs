@@ -23,14 +23,16 @@ public class FaultDrillTests(ITestOutputHelper output)
         using var dir = new TempDir();
         string refRoot = Path.Combine(dir.Path, "reference"), root = Path.Combine(dir.Path, "killed");
 
-        using (var reference = MoelabProcess.Start(["run", "toy-regression", "--results", refRoot, .. ToyArgs]))
+        // Long enough that the kills land before the run can finish, however fast the machine is.
+        string[] args = [.. ToyArgs, "--set", "train.steps=4800"];
+        using (var reference = MoelabProcess.Start(["run", "toy-regression", "--results", refRoot, .. args]))
             reference.ExpectExit(0, TimeSpan.FromMinutes(3));
         string refDir = MoelabProcess.OnlyRun(refRoot, "toy-regression");
 
         var rng = new Random(20261201); // seeded: the same kill instants every time
         int kills = 0, killedBeforeAnyRow = 0;
         string? runDir = null;
-        var p = MoelabProcess.Start(["run", "toy-regression", "--results", root, .. ToyArgs]);
+        var p = MoelabProcess.Start(["run", "toy-regression", "--results", root, .. args]);
         try
         {
             // Wait until the run exists on disk, then kill it, resume it, and kill it again, at random instants.
@@ -40,7 +42,7 @@ public class FaultDrillTests(ITestOutputHelper output)
             runDir = MoelabProcess.OnlyRun(root, "toy-regression");
             for (int k = 0; k < 6; k++)
             {
-                Thread.Sleep(TimeSpan.FromMilliseconds(rng.Next(50, 2500)));
+                Thread.Sleep(TimeSpan.FromMilliseconds(rng.Next(50, 1800)));
                 if (p.HasExited) break;
                 int rowsBefore = SafeRowCount(runDir);
                 p.Kill(); // SIGKILL
