@@ -44,7 +44,7 @@ public static class DynaMoeRunner
         RunContext context, string metric, int evalBatch, long excludedFromActive)
     {
         var wall = Stopwatch.StartNew();
-        string prefix = $"arm-{arm.Name}-", gradientEntry = prefix + "gradient-at-init", rngEntry = prefix + "rng-after-gradient-at-init.bin";
+        string prefix = ArmCheckpointPrefix(arm), gradientEntry = prefix + "gradient-at-init", rngEntry = prefix + "rng-after-gradient-at-init.bin";
         GradientStatistics gradInit;
         if (context.Checkpoints.LoadJson<GradientStatistics>(gradientEntry) is { } stored && context.Checkpoints.Exists(rngEntry))
         {
@@ -79,6 +79,9 @@ public static class DynaMoeRunner
         var (total, active) = DynaMoeTrainer.Parameters(network, arm.ExpertsPerLayer, tst.MeanExpertsPerToken, expertParameters, excludedFromActive);
         return new DynaMoeArmResult(arm, val, tst, total, active, gradInit, gradFinal, outcome.Steps, trainSeconds, wall.Elapsed.TotalSeconds);
     }
+
+    /// <summary>Prefix of an arm's own checkpoint entries (trainer state, gradient statistics at initialisation).</summary>
+    public static string ArmCheckpointPrefix(DynaMoeArm arm) => $"arm-{arm.Name}-";
 
     /// <summary>Name of the checkpoint entry holding the completed arms (<see cref="DynaMoeArmsCheckpoint"/>).</summary>
     public const string CheckpointEntry = "dynamoe-arms";
@@ -122,6 +125,7 @@ public static class DynaMoeRunner
             results.Add(result);
             LogArm(result, context, metric);
             context.Checkpoints.SaveJson(CheckpointEntry, new DynaMoeArmsCheckpoint(results.ToList()));
+            context.Checkpoints.DeleteWithPrefix(ArmCheckpointPrefix(arm)); // its results are in the entry above; weights are not kept
         }
         context.Cancellation.ThrowIfCancellationRequested();
         Report(results, context, metric);
