@@ -102,6 +102,44 @@ public static class DynaMoeReport
         return Charts.Bars(series, $"Experts per token: {arm}", "experts activated per token", "share of test tokens");
     }
 
+    /// <summary>Share of test tokens that activated j experts, pooled over layers and seeds (each run's
+    /// tables/experts_per_token.csv, layers weighted equally), one series per arm in <paramref name="arms"/>
+    /// (arms the runs lack are left out). Fixed routers give a single bar; dynamic ones spread.</summary>
+    public static GenericChart ExpertsPerTokenChart(ResultSet results, IReadOnlyList<string> arms)
+    {
+        var shares = arms.ToDictionary(a => a, _ => new SortedDictionary<int, double>());
+        var tables = new Dictionary<string, int>(); // arm → (run, layer) tables pooled
+        foreach (var run in results.Records.Where(r => r.IsCompleted))
+        {
+            string path = Path.Combine(run.TablesDirectory, "experts_per_token.csv");
+            if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found: is {run.Directory} a DynaMoE run?", path);
+            var t = FrameIO.LoadCsv(path);
+            var arm = FrameColumns.Get(t, "arm");
+            var experts = FrameColumns.Get(t, "experts");
+            var share = FrameColumns.Get(t, "share");
+            var layer = FrameColumns.Get(t, "layer");
+            var seen = new HashSet<(string, string)>();
+            for (long r = 0; r < t.Rows.Count; r++)
+            {
+                string a = FrameColumns.Format(arm[r]);
+                if (!shares.TryGetValue(a, out var bins)) continue;
+                int j = Convert.ToInt32(experts[r], CultureInfo.InvariantCulture);
+                bins[j] = bins.GetValueOrDefault(j) + (FrameColumns.AsDouble(share[r]) ?? 0);
+                if (seen.Add((a, FrameColumns.Format(layer[r])))) tables[a] = tables.GetValueOrDefault(a) + 1;
+            }
+        }
+        var present = arms.Where(a => tables.GetValueOrDefault(a) > 0).ToList();
+        if (present.Count == 0) throw new ArgumentException($"none of the arms {string.Join(", ", arms)} has an experts-per-token table in these runs.");
+        int lo = present.SelectMany(a => shares[a].Where(kv => kv.Value > 0).Select(kv => kv.Key)).DefaultIfEmpty(0).Min();
+        int hi = present.SelectMany(a => shares[a].Where(kv => kv.Value > 0).Select(kv => kv.Key)).DefaultIfEmpty(0).Max();
+        var categories = Enumerable.Range(lo, hi - lo + 1).Select(j => j.ToString(CultureInfo.InvariantCulture)).ToList();
+        var series = present.Select(a => new BarSeries(a, categories,
+            Enumerable.Range(lo, hi - lo + 1).Select(j => 100 * shares[a].GetValueOrDefault(j) / tables[a]).ToList()));
+        int runs = results.Records.Count(r => r.IsCompleted);
+        return Charts.Bars(series, $"Experts activated per test token (all layers, {runs} run{(runs == 1 ? "" : "s")} pooled)",
+            "experts activated per token", "share of test tokens (%)");
+    }
+
     private static Dictionary<string, int> ArmOrder(ResultSet results)
     {
         var order = new Dictionary<string, int>();
