@@ -13,7 +13,7 @@ namespace MoeLab.Experiments.Papers.AwMoe;
 /// learning rate, evaluated on a time split by AUC, GAUC and NDCG@k over all users and over long-tail
 /// users (short true history), plus expert–persona NMI and gate similarity under truncation.
 /// One run = one seed (data, order, initialisation, masks all from it), all arms.
-/// <para>cpu preset: 10,000 users, ≈ 100k impressions, histories cut to the 30 most recent, one epoch per arm (≈ 270 steps of 256); wall time
+/// <para>cpu preset: 5,000 users, ≈ 50k impressions, histories cut to the 20 most recent, one epoch per arm (≈ 270 steps of 128); wall time
 /// on the shared 2-core machine is in src/Experiments/Papers/AwMoe/README.md.</para></summary>
 public sealed class AwMoeExperiment : Experiment<AwMoeConfig>
 {
@@ -41,8 +41,9 @@ public sealed class AwMoeExperiment : Experiment<AwMoeConfig>
         // Minutes on the shared 2-core machine (see the README for the measured time).
         ["cpu"] = new()
         {
-            Data = new() { Synthetic = new() { Users = 10_000 }, MaxSequence = 30 },
-            Train = new() { Epochs = 1, BatchSize = 256, EvalEvery = 135, CheckpointEvery = 100 },
+            Data = new() { Synthetic = new() { Users = 5_000, Items = 1_000 }, MaxSequence = 20 },
+            Model = new() { AttentionHidden = 16 },
+            Train = new() { Epochs = 1, BatchSize = 128, EvalEvery = 100, CheckpointEvery = 100 },
             Eval = new() { TruncationLengths = [1, 2, 5, 10], GateSimilarityMinHistory = 15 },
         },
         // Larger world and three epochs, for a GPU or a long CPU run (not run here).
