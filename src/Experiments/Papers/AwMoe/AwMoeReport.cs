@@ -88,6 +88,10 @@ public static class AwMoeReport
         d.N < 2 || double.IsNaN(d.Sd) ? "inconclusive (fewer than 2 seeds)"
         : d.Mean > d.Sd ? "supported" : d.Mean < -d.Sd ? "not supported (reversed)" : "inconclusive (within noise)";
 
+    /// <summary>Below this NMI between arg-max expert and persona we do not call experts aligned with
+    /// personas, whatever the differences between arms (our bar: 0 = independent, 1 = one expert per persona).</summary>
+    public const double AlignmentThreshold = 0.1;
+
     /// <summary>The four claims of the task, each judged on our runs by paired differences.</summary>
     public static DataFrame Claims(IReadOnlyList<AwMoeRow> rows)
     {
@@ -113,12 +117,15 @@ public static class AwMoeReport
             claims.Add(new AwMoeClaim("Gates of truncated sequences stay close to the full-sequence gate",
                 $"cosine(gate of 1 most recent behaviour, full gate): aw-moe − {baseline}", Diff(d), Verdict(d)));
         }
+        var level = Values(rows, "aw-moe", "test_nmi_expert_persona").ToList();
+        bool weak = level.Count > 0 && SampleStatistics.Mean(level) < AlignmentThreshold;
         foreach (string baseline in new[] { "aw-moe-no-cl", "moe-meanpool-gate", "moe-feature-gate" })
         {
             var d = PairedDifference(rows, "aw-moe", baseline, "test_nmi_expert_persona");
-            var level = Values(rows, "aw-moe", "test_nmi_expert_persona").ToList();
+            string verdict = Verdict(d);
+            if (weak) verdict = $"not supported in absolute terms (aw-moe's NMI < {AlignmentThreshold}); relative to {baseline}: {verdict}";
             claims.Add(new AwMoeClaim("Experts align with personas",
-                $"NMI(arg-max expert, persona): aw-moe − {baseline} (aw-moe's own NMI {MeanSd(level)})", Diff(d), Verdict(d)));
+                $"NMI(arg-max expert, persona): aw-moe − {baseline} (aw-moe's own NMI {MeanSd(level)})", Diff(d), verdict));
         }
         return new DataFrame(
             new StringDataFrameColumn("claim (paper's abstract)", claims.Select(c => c.Claim)),
