@@ -78,9 +78,10 @@ public static class BenchCommand
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
             var data = Data.Ctr.SyntheticCtrGenerator.Generate(config, new Random(r));
-            seconds.Add(watch.Elapsed.TotalSeconds);
+            double elapsed = watch.Elapsed.TotalSeconds;
+            seconds.Add(elapsed);
             impressions = data.Impressions;
-            output.WriteLine(string.Format(CultureInfo.InvariantCulture, "ctr-data repetition {0}: {1} users, {2} impressions in {3:F2} s", r, users, data.Impressions, watch.Elapsed.TotalSeconds));
+            output.WriteLine(string.Format(CultureInfo.InvariantCulture, "ctr-data repetition {0}: {1} users, {2} impressions in {3:F2} s", r, users, data.Impressions, elapsed));
         }
         double median = Metrics.Statistics.SampleStatistics.Median(seconds);
         output.WriteLine(string.Format(CultureInfo.InvariantCulture, "ctr-data: median {0:F2} s for ≈ {1} impressions ({2:F0} impressions/s, one thread)", median, impressions, impressions / median));
