@@ -20,9 +20,10 @@ public static class BenchCommand
         var only = new Option<string>("--case") { Description = "Run only the named case (E8-top2 or E32-top4-fine); default all.", DefaultValueFactory = _ => "all" };
         var tokens = new Option<int>("--tokens") { Description = "Override the number of tokens (default 4096).", DefaultValueFactory = _ => 0 };
         var kernel = new Option<string>("--kernel") { Description = "Grouped-dispatch kernel: auto, loop or batched.", DefaultValueFactory = _ => "auto" };
+        var ctrUsers = new Option<int>("--ctr-data") { Description = "Instead: time the synthetic CTR generator of aw-moe for this many users (≈ 10 impressions each), median of the repetitions.", DefaultValueFactory = _ => 0 };
         var cmd = new Command("bench", "Time MoE forward+backward vs a dense FFN with the same active parameters.");
-        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens, kernel }) cmd.Options.Add(o);
-        cmd.SetAction(r => Run(Console.Out, r.GetValue(repetitions), r.GetValue(warmup), r.GetValue(device) ?? "auto",
+        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens, kernel, ctrUsers }) cmd.Options.Add(o);
+        cmd.SetAction(r => r.GetValue(ctrUsers) > 0 ? RunCtrData(Console.Out, r.GetValue(ctrUsers), r.GetValue(repetitions)) : Run(Console.Out, r.GetValue(repetitions), r.GetValue(warmup), r.GetValue(device) ?? "auto",
             r.GetValue(threads), r.GetValue(only) ?? "all", r.GetValue(tokens), r.GetValue(kernel) ?? "auto"));
         return cmd;
     }
@@ -63,6 +64,27 @@ public static class BenchCommand
             output.WriteLine(string.Format(inv, "    MoE: {0}", r.MoeCost));
             output.WriteLine(string.Format(inv, "    dense (d_ff {0}): {1}", c.DenseShape.DHidden, r.DenseCost));
         }
+        return 0;
+    }
+
+    /// <summary>Times <see cref="Data.Ctr.SyntheticCtrGenerator"/> (default world, <paramref name="users"/> users).</summary>
+    public static int RunCtrData(TextWriter output, int users, int repetitions)
+    {
+        if (repetitions < 1) { output.WriteLine($"--repetitions must be ≥ 1, got {repetitions}."); return 2; }
+        var config = new Data.Ctr.SyntheticCtrConfig { Users = users };
+        var seconds = new List<double>();
+        int impressions = 0;
+        for (int r = 0; r < repetitions; r++)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var data = Data.Ctr.SyntheticCtrGenerator.Generate(config, new Random(r));
+            double elapsed = watch.Elapsed.TotalSeconds;
+            seconds.Add(elapsed);
+            impressions = data.Impressions;
+            output.WriteLine(string.Format(CultureInfo.InvariantCulture, "ctr-data repetition {0}: {1} users, {2} impressions in {3:F2} s", r, users, data.Impressions, elapsed));
+        }
+        double median = Metrics.Statistics.SampleStatistics.Median(seconds);
+        output.WriteLine(string.Format(CultureInfo.InvariantCulture, "ctr-data: median {0:F2} s for ≈ {1} impressions ({2:F0} impressions/s, one thread)", median, impressions, impressions / median));
         return 0;
     }
 
