@@ -64,6 +64,7 @@ public sealed class ChainOfExpertsSmokeTests
     {
         var experiment = new ChainOfExpertsExperiment();
         var smoke = experiment.TypedPresets["smoke"];
+        foreach (var (name, preset) in experiment.TypedPresets) Assert.True(experiment.Validate(preset).Count == 0, $"preset {name} is invalid");
         Assert.Contains(experiment.Validate(smoke with { Model = smoke.Model with { K = 3 } }), p => p.StartsWith("model.k = 3"));
         Assert.Contains(experiment.Validate(smoke with { Arms = ["moe-k", "nope"] }), p => p.Contains("unknown arm 'nope'"));
         Assert.Contains(experiment.Validate(smoke with { Model = smoke.Model with { FewerExperts = 8 } }), p => p.StartsWith("model.fewerExperts"));
