@@ -89,6 +89,33 @@ public class DecoderCausalityTests
             Assert.True(Identical(before.narrow(1, 0, Tokens - 1), after.narrow(1, 0, Tokens - 1)), $"{mode}: earlier logits changed");
     }
 
+    /// <summary>Every slot of the Chain-of-Experts experiment (top-k CoE with C = 1 and 2, one shared router,
+    /// the outer residual, the iterated dense FFN): earlier logits keep their bits when the last token changes.</summary>
+    [Theory]
+    [InlineData(1, false, false, false)]
+    [InlineData(2, false, false, false)]
+    [InlineData(2, true, false, false)]
+    [InlineData(2, false, true, false)]
+    [InlineData(2, false, false, true)]
+    public void ChainOfExpertsArmsAreCausal(int iterations, bool shareRouter, bool outerResidual, bool dense)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(77);
+        FeedForwardSlotOptions slot = dense
+            ? new IteratedFeedForwardOptions { DModel = 16, DHidden = 24, Iterations = iterations }
+            : new ChainOfExpertsOptions
+            {
+                Moe = Moe(new RouterOptions { K = 2 }) with { Kind = ExpertKind.SwiGlu, SharedExperts = 1 },
+                Iterations = iterations, ShareRouter = shareRouter, OuterResidual = outerResidual,
+            };
+        var lm = new DecoderLanguageModel(Model(slot));
+        foreach (var (before, after, mode) in LastTokenChanged(lm, 78))
+        {
+            Assert.True(Identical(before.narrow(1, 0, Tokens - 1), after.narrow(1, 0, Tokens - 1)), $"{mode}: earlier logits changed");
+            Assert.False(Identical(before.narrow(1, Tokens - 1, 1), after.narrow(1, Tokens - 1, 1)), $"{mode}: the last position ignored its token");
+        }
+    }
+
     [Fact]
     public void SegmentMixingIsRefusedUnlessAskedFor()
     {

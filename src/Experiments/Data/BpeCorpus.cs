@@ -69,6 +69,31 @@ public sealed class BpeCorpus
         return new BpeCorpus(sequenceLength, [.. vocab, -1], Map(train), Map(val), Map(test), n);
     }
 
+    /// <summary>A corpus whose splits are given as documents (e.g. a generator's training problems and
+    /// its held-out problems): each split is one stream of GPT-2 ids with end-of-text after every
+    /// document; the compact vocabulary is the training split's ids + &lt;unk&gt;. <paramref name="test"/> may be empty.</summary>
+    public static BpeCorpus FromSplits(IReadOnlyList<string> train, IReadOnlyList<string> validation, IReadOnlyList<string> test, int sequenceLength)
+    {
+        if (sequenceLength < 1) throw new ArgumentOutOfRangeException(nameof(sequenceLength), $"sequence length {sequenceLength} must be ≥ 1.");
+        if (train.Count < 1 || validation.Count < 1)
+            throw new ArgumentException($"BpeCorpus.FromSplits: need at least one training and one validation document, got {train.Count} and {validation.Count}.");
+        var tok = Gpt2Tokenizer;
+        List<int> Encode(IReadOnlyList<string> docs)
+        {
+            var ids = new List<int>();
+            foreach (string d in docs) { ids.AddRange(tok.EncodeToIds(d)); ids.Add(Gpt2EndOfText); }
+            return ids;
+        }
+        var tr = Encode(train);
+        var vocab = tr.Distinct().OrderBy(i => i).ToList();
+        var index = new Dictionary<int, int>(vocab.Count);
+        for (int i = 0; i < vocab.Count; i++) index[vocab[i]] = i;
+        int unk = vocab.Count;
+        int[] Map(List<int> ids) => ids.Select(i => index.TryGetValue(i, out int c) ? c : unk).ToArray();
+        return new BpeCorpus(sequenceLength, [.. vocab, -1], Map(tr), Map(Encode(validation)), Map(Encode(test)),
+            train.Count + validation.Count + test.Count);
+    }
+
     /// <summary>Non-overlapping windows of <c>SequenceLength + 1</c> ids of a split (the tail that
     /// does not fill a window is dropped). Row-major [windows, SequenceLength + 1].</summary>
     public int[] Windows(int[] stream, out int count)

@@ -41,6 +41,9 @@ public sealed record ChainOfExpertsOptions : FeedForwardSlotOptions
     {
         Moe.Validate();
         if (Iterations < 1) throw new ArgumentException($"ChainOfExpertsOptions.Iterations = {Iterations}: expected ≥ 1.");
+        if (Moe.CapacityFactor is double cf)
+            throw new ArgumentException($"ChainOfExpertsOptions.Moe.CapacityFactor = {cf}: Chain-of-Experts is dropless (no capacity limit in the " +
+                "official code); expected null.");
     }
 }
 
@@ -67,6 +70,9 @@ public sealed class ChainOfExpertsLayer : nn.Module<Tensor, ChainOfExpertsOutput
     public ChainOfExpertsOptions Options { get; }
     public ExpertBank Experts => experts;
     public IReadOnlyList<Router> Routers => routers.ToList();
+
+    /// <summary>The router of iteration <paramref name="t"/> (0-based): its own, or the one shared router.</summary>
+    public Router RouterOf(int t) => routers[Options.ShareRouter ? 0 : t];
     public FeedForward? Shared => shared;
 
     public ChainOfExpertsLayer(ChainOfExpertsOptions options, Device? device = null) : base(nameof(ChainOfExpertsLayer))
@@ -91,7 +97,7 @@ public sealed class ChainOfExpertsLayer : nn.Module<Tensor, ChainOfExpertsOutput
         var iterations = new List<MoeOutput>(Options.Iterations);
         for (int t = 0; t < Options.Iterations; t++)
         {
-            var router = routers[Options.ShareRouter ? 0 : t];
+            var router = RouterOf(t);
             var routing = router.Route(u, x.shape[^2]);
             var dispatched = ExpertDispatch.Run(experts, u, routing, moe.Dispatch, moe.CapacityFactor, moe.Kernel);
             var update = dispatched.Output;                                // [T, d] routed

@@ -1,0 +1,33 @@
+using System.Diagnostics;
+
+namespace MoeLab.Experiments.Training;
+
+/// <summary>The process's peak resident set (Linux VmHWM), and a reset of it between phases of one
+/// process (writing "5" to /proc/self/clear_refs). After a reset the peak starts from the current
+/// resident set, which includes memory the allocator kept from earlier phases, so a per-phase peak in a
+/// shared process is an upper bound; one phase per process gives the clean figure.</summary>
+public static class ProcessMemory
+{
+    /// <summary>Peak resident set in MiB since start or the last <see cref="TryResetPeak"/>.</summary>
+    public static double PeakResidentMiB()
+    {
+        using var p = Process.GetCurrentProcess();
+        p.Refresh();
+        return p.PeakWorkingSet64 / (1024.0 * 1024.0);
+    }
+
+    /// <summary>Resets the peak to the current resident set; false where the OS does not offer it.</summary>
+    public static bool TryResetPeak()
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux()) return false;
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}
