@@ -113,6 +113,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     ap.add_argument("--startup-timeout", type=int, default=120, help="seconds for the kernel to start")
     ap.add_argument("--summary-json", help="also write the per-notebook summary here")
+    ap.add_argument("--kernel-log", help="append the kernel process's own stdout/stderr here (default: inherited)")
     ap.add_argument("--require-png", action="store_true", help="every chart output must carry image/png")
     args = ap.parse_args()
 
@@ -133,7 +134,11 @@ def main():
         started = time.monotonic()
         problem = None
         try:
-            client.execute()
+            if args.kernel_log:
+                with open(args.kernel_log, "ab") as log:
+                    client.execute(stdout=log, stderr=log)
+            else:
+                client.execute()
         except (CellExecutionError, DeadKernelError, RuntimeError, TimeoutError) as e:
             problem = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
         elapsed = time.monotonic() - started
