@@ -52,9 +52,7 @@ def inject(nb, parameters):
     kernel_name = nb.metadata.get("polyglot_notebook", {}).get("kernelInfo", {}).get("defaultKernelName")
     if kernel_name:
         cell.metadata["polyglot_notebook"] = {"kernelName": kernel_name}
-    cell.pop("id", None)
     nb.cells.insert(at + 1, cell)
-    nbformat.validator.normalize(nb) if hasattr(nbformat.validator, "normalize") else None
 
 
 PLOTLY = "application/vnd.plotly.v1+json"

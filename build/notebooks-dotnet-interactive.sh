@@ -7,11 +7,15 @@
 #
 #   build/notebooks-dotnet-interactive.sh [notebook.ipynb ...]      (default: notebooks/*.ipynb)
 #
+# MOELAB_NOTEBOOK_CELL_TIMEOUT: seconds one cell may take (default 1500; a guard against hangs, far
+# above what a smoke cell needs on an idle machine).
 # Needs Debian's python3-nbclient, python3-nbformat and python3-jupyter-client (.ci/run installs
 # them). The kernel is installed once into $MOELAB_TOOLS (default ~/.cache/moelab) and registered
 # in a private JUPYTER_PATH there, so the user's own Jupyter setup is not touched. Executed
 # notebooks and a summary go to results/notebooks-dotnet-interactive/ (git-ignored).
 set -euo pipefail
+# Everything runs inside main, so that editing this file while it runs cannot change what runs.
+main() {
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 version=1.0.712001
@@ -37,7 +41,10 @@ fi
 
 # The notebooks load the published library: #r "lib/MoeLab.Experiments.dll".
 started=$(date +%s)
-./moelab notebook publish >/dev/null
+mkdir -p "$out"
+if ! ./moelab notebook publish >"$out/publish.log" 2>&1; then
+  cat "$out/publish.log" >&2; say "moelab notebook publish failed"; exit 1
+fi
 say "published notebooks/lib in $(( $(date +%s) - started )) s"
 
 # A private temporary folder: whatever a notebook run leaves there is a failure.
@@ -47,12 +54,12 @@ mkdir -p "$scratch/tmp"
 export TMPDIR="$scratch/tmp"
 
 [ $# -gt 0 ] || set -- notebooks/*.ipynb
-rm -rf "$out"; mkdir -p "$out"
+rm -rf "$out/with-png" "$out"/*.ipynb "$out/summary.json" "$out/kernel.log"
 status=0
 started=$(date +%s)
 # Every notebook, as a user runs it (charts: plotly JSON + HTML + text; PNGs are off in live kernels
 # by default). The kernel logs its web host's start-up; that goes to a file, shown on failure.
-/usr/bin/python3 build/nbclient-run.py --kernel .net-csharp --out "$out" -p preset=smoke \
+/usr/bin/python3 build/nbclient-run.py --kernel .net-csharp --out "$out" -p preset=smoke --timeout "${MOELAB_NOTEBOOK_CELL_TIMEOUT:-1500}" \
     --summary-json "$out/summary.json" --kernel-log "$out/kernel.log" "$@" || status=$?
 say "nbclient ran $# notebook(s) in the .NET Interactive kernel in $(( $(date +%s) - started )) s"
 # Chart PNGs inside the kernel (MOELAB_NOTEBOOK_PNG=1: one Chromium start per chart) where Chromium
@@ -71,4 +78,6 @@ if [ -n "$left" ]; then
   du -sh $left >&2 || true
   status=1
 fi
-exit $status
+return $status
+}
+main "$@"; exit $?

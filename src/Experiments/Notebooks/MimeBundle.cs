@@ -84,6 +84,14 @@ public sealed class MimeBundle : IEnumerable<KeyValuePair<string, string>>
         return bundle;
     }
 
+    /// <summary>The bundle of a display_data / execute_result output (what a kernel sends for it).</summary>
+    public static MimeBundle FromOutput(NotebookOutput output)
+    {
+        var bundle = new MimeBundle();
+        foreach (var (mime, data) in output.Data) bundle.Set(mime, data);
+        return bundle;
+    }
+
     public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => entries.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
