@@ -50,4 +50,17 @@ public sealed class FileCheckpointStore(string directory, Action? beforeSave = n
             throw new FileNotFoundException($"Checkpoint entry '{name}' does not exist in {Directory}.", path);
         return path;
     }
+
+    public int DeleteWithPrefix(string prefix)
+    {
+        CheckpointNames.Validate(prefix);
+        if (!System.IO.Directory.Exists(Directory)) return 0;
+        int removed = 0;
+        foreach (string file in System.IO.Directory.EnumerateFiles(Directory, prefix + "*"))
+        {
+            File.Delete(file);
+            removed++;
+        }
+        return removed;
+    }
 }

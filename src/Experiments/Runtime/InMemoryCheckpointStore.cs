@@ -46,6 +46,13 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, IDisposable
         return path;
     }
 
+    public int DeleteWithPrefix(string prefix)
+    {
+        var names = Names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        foreach (string n in names) { _json.Remove(n); _files.Remove(n); }
+        return names.Count;
+    }
+
     public void Dispose()
     {
         try { if (Directory.Exists(_scratch)) Directory.Delete(_scratch, recursive: true); } catch (IOException) { }

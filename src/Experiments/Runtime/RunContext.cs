@@ -87,4 +87,8 @@ public interface ICheckpointStore
 
     /// <summary>Path of an existing binary entry to read (e.g. Module.load); throws if absent.</summary>
     string PathOf(string name);
+
+    /// <summary>Removes every entry whose name starts with <paramref name="prefix"/> (e.g. the trainer
+    /// state of an arm once the arm's results are saved elsewhere); returns how many were removed.</summary>
+    int DeleteWithPrefix(string prefix);
 }

@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Runtime;
 using MoeLab.Metrics.Statistics;
 
 namespace MoeLab.Experiments.Papers.MoeContinualLearning;
@@ -71,7 +72,7 @@ public static class MoeContinualLearningStudies
         long total = (long)repetitions * arms.Count, done = 0;
         for (int rep = 0; rep < repetitions; rep++)
         {
-            var pool = TaskPool.Generate(poolConfig, SeedDerivation.Rng(seed, studyId, rep, 0));
+            var pool = TaskPool.Generate(poolConfig, RunRandom.Mersenne(seed, studyId, rep, 0));
             pools.Add(pool);
             if (store?.Load(study, rep) is { } saved && saved.Count == arms.Count)
             {
@@ -85,7 +86,7 @@ public static class MoeContinualLearningStudies
             {
                 cancellation.ThrowIfCancellationRequested();
                 repetition.Add(MoeContinualLearningRun.Simulate(pool, arms[a].Gating, arms[a].Experts, rounds,
-                    SeedDerivation.Rng(seed, studyId, rep, 1), SeedDerivation.Rng(seed, studyId, rep, 2), cancellation));
+                    RunRandom.Mersenne(seed, studyId, rep, 1), RunRandom.Mersenne(seed, studyId, rep, 2), cancellation));
                 runs[a].Add(repetition[^1]);
                 progress?.Invoke(study, ++done, total);
             }

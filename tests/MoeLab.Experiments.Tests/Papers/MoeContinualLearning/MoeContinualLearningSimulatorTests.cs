@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Runtime;
 using MathNet.Numerics.Distributions;
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.Random;
@@ -16,8 +17,8 @@ public class MoeContinualLearningSimulatorTests
     public void ExpertUpdateSolvesItsTaskWithMinimumNormStep(bool fig45)
     {
         var config = fig45 ? Fig45Pool : Fig2Pool;
-        var pool = TaskPool.Generate(config, SeedDerivation.Rng(3, 0));
-        var stream = new TaskStream(pool, SeedDerivation.Rng(3, 1));
+        var pool = TaskPool.Generate(config, RunRandom.Mersenne(3, 0));
+        var stream = new TaskStream(pool, RunRandom.Mersenne(3, 1));
         var rng = new Random(5);
         for (int k = 0; k < 20; k++)
         {
@@ -61,10 +62,10 @@ public class MoeContinualLearningSimulatorTests
         // definitions (written out here, not through GateMath's weights) by central differences.
         const int m = 4, warmup = 12;
         var gating = new GatingConfig { AuxiliaryGradient = form, Terminate = false };
-        var pool = TaskPool.Generate(Fig2Pool, SeedDerivation.Rng(9, 0));
-        var stream = new TaskStream(pool, SeedDerivation.Rng(9, 1));
-        var sim = new MoeContinualLearningSimulator(pool, gating, m, SeedDerivation.Rng(9, 2));
-        var noiseReplica = SeedDerivation.Rng(9, 2);
+        var pool = TaskPool.Generate(Fig2Pool, RunRandom.Mersenne(9, 0));
+        var stream = new TaskStream(pool, RunRandom.Mersenne(9, 1));
+        var sim = new MoeContinualLearningSimulator(pool, gating, m, RunRandom.Mersenne(9, 2));
+        var noiseReplica = RunRandom.Mersenne(9, 2);
         var pastPi = new double[m];
         for (int t = 0; t < warmup; t++)
         {
@@ -117,9 +118,9 @@ public class MoeContinualLearningSimulatorTests
     {
         // Γ = σ0^0 = 1 flags generously, so the gate freezes early (after the minimum rounds).
         var gating = new TerminationStudyConfig().Gating with { ThresholdExponent = 0.0 };
-        var pool = TaskPool.Generate(Fig45Pool, SeedDerivation.Rng(21, 0));
-        var stream = new TaskStream(pool, SeedDerivation.Rng(21, 1));
-        var sim = new MoeContinualLearningSimulator(pool, gating, 5, SeedDerivation.Rng(21, 2));
+        var pool = TaskPool.Generate(Fig45Pool, RunRandom.Mersenne(21, 0));
+        var stream = new TaskStream(pool, RunRandom.Mersenne(21, 1));
+        var sim = new MoeContinualLearningSimulator(pool, gating, 5, RunRandom.Mersenne(21, 2));
         double[][]? frozen = null;
         bool movedBefore = false;
         for (int t = 0; t < 400; t++)
@@ -143,8 +144,8 @@ public class MoeContinualLearningSimulatorTests
     public void WithoutTerminationTheGateNeverFreezes()
     {
         var gating = new TerminationStudyConfig().Gating with { ThresholdExponent = 0.0, Terminate = false };
-        var pool = TaskPool.Generate(Fig45Pool, SeedDerivation.Rng(21, 0));
-        var result = MoeContinualLearningRun.Simulate(pool, gating, 5, 300, SeedDerivation.Rng(21, 1), SeedDerivation.Rng(21, 2));
+        var pool = TaskPool.Generate(Fig45Pool, RunRandom.Mersenne(21, 0));
+        var result = MoeContinualLearningRun.Simulate(pool, gating, 5, 300, RunRandom.Mersenne(21, 1), RunRandom.Mersenne(21, 2));
         Assert.Null(result.TerminationRound);
     }
 
@@ -170,7 +171,7 @@ public class MoeContinualLearningSimulatorTests
     [Fact]
     public void PoolHasTheClusterStructureOfTheOfficialGenerator()
     {
-        var pool = TaskPool.Generate(Fig2Pool, SeedDerivation.Rng(1, 0));
+        var pool = TaskPool.Generate(Fig2Pool, RunRandom.Mersenne(1, 0));
         Assert.Equal(7, pool.Count);
         for (int n = 0; n < pool.Count; n++)
         {
@@ -191,7 +192,7 @@ public class SimulationResultStatisticsTests
     public void PuritySwitchesAndLastSwitchOnAHandMadeHistory()
     {
         // K = 3 clusters, N = 6 tasks (cluster = task mod 3), 2 experts, 6 rounds.
-        var pool = TaskPool.Generate(new TaskPoolConfig { Tasks = 6 }, SeedDerivation.Rng(0, 0));
+        var pool = TaskPool.Generate(new TaskPoolConfig { Tasks = 6 }, RunRandom.Mersenne(0, 0));
         var tasks = new[] { 0, 3, 1, 0, 4, 2 };      // clusters 0, 0, 1, 0, 1, 2
         var experts = new[] { 0, 0, 1, 0, 1, 1 };    // expert 0: c0 c0 c0; expert 1: c1 c1 c2
         var result = new SimulationResult(2, new double[6], new double[6], tasks, experts, new long[2, 6], new long[] { 3, 3 },
