@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.DotNet.Interactive.Formatting;
 
 namespace MoeLab.Experiments.Notebooks;
 
@@ -36,9 +35,9 @@ public sealed class CellOutputs
         lock (gate) return outputs.ToList();
     }
 
-    /// <summary>A display_data (or, with an execution count, execute_result) output for a value,
-    /// rendered through Microsoft.DotNet.Interactive.Formatting: text/html for types with a MoeLab
-    /// HTML rendering (DataFrame, chart), always text/plain.</summary>
+    /// <summary>A display_data (or, with an execution count, execute_result) output for a value:
+    /// its MIME bundle from <see cref="NotebookFormatters.Format"/> (plotly JSON, HTML, PNG and text
+    /// for charts; HTML and text for DataFrames; text otherwise).</summary>
     public static NotebookOutput Render(object? value, int? executionCount = null)
     {
         var output = new NotebookOutput
@@ -46,21 +45,7 @@ public sealed class CellOutputs
             OutputType = executionCount is null ? NotebookOutput.DisplayData : NotebookOutput.ExecuteResult,
             ExecutionCount = executionCount,
         };
-        if (value is null)
-        {
-            output.Data["text/plain"] = "<null>";
-            return output;
-        }
-        if (value is string s)
-        {
-            output.Data["text/plain"] = s;
-            return output;
-        }
-        // HTML only for types with a purpose-made rendering; the formatting library's generic
-        // HTML for arbitrary objects carries its own style sheets and adds little to text.
-        bool html = NotebookFormatters.HasHtmlFormatter(value);
-        if (html) output.Data["text/html"] = value.ToDisplayString("text/html");
-        output.Data["text/plain"] = value.ToDisplayString("text/plain");
+        foreach (var (mime, data) in NotebookFormatters.Format(value)) output.Data[mime] = data;
         return output;
     }
 }

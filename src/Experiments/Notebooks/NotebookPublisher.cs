@@ -39,7 +39,22 @@ public static class NotebookPublisher
                 log.WriteLine($"publish finished but {Path.Combine(outputDirectory, required)} is missing");
                 return 1;
             }
+        MoveFSharpCore(outputDirectory, log);
         return 0;
+    }
+
+    /// <summary>Moves FSharp.Core.dll into the <see cref="FSharpCoreBinding.SubFolder"/> sub-folder,
+    /// where script hosts do not probe, so that a host holding its own FSharp.Core 10.x (the .NET
+    /// Interactive kernel) keeps one FSharp.Core in the process; <see cref="FSharpCoreBinding"/>
+    /// answers FSharp.Core requests from there.</summary>
+    public static void MoveFSharpCore(string outputDirectory, TextWriter log)
+    {
+        string published = Path.Combine(outputDirectory, "FSharp.Core.dll");
+        if (!File.Exists(published)) return;
+        string folder = Path.Combine(outputDirectory, FSharpCoreBinding.SubFolder);
+        Directory.CreateDirectory(folder);
+        File.Move(published, Path.Combine(folder, "FSharp.Core.dll"), overwrite: true);
+        log.WriteLine($"moved FSharp.Core.dll to {Path.Combine(folder, "FSharp.Core.dll")} (see FSharpCoreBinding)");
     }
 
     /// <summary>Default output folder: &lt;repo&gt;/notebooks/lib.</summary>

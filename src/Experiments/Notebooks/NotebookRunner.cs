@@ -48,7 +48,8 @@ public sealed record NotebookRunResult(
 /// .NET Interactive C# kernel did) and writes each cell's outputs back as Jupyter outputs:
 /// stdout/stderr streams, <c>display(x)</c> values as display_data, the trailing expression as
 /// execute_result, a thrown exception as an error output (the run then stops; earlier outputs are
-/// kept). plotly.js is embedded once per notebook, in the first chart output.</summary>
+/// kept). plotly.js is embedded once per notebook, in the first chart output; chart PNGs (where
+/// Chromium is installed) are rendered for the whole notebook at the end in one browser session.</summary>
 public static class NotebookRunner
 {
     static readonly HashSet<string> OtherKernels = new(StringComparer.OrdinalIgnoreCase)
@@ -66,6 +67,8 @@ public static class NotebookRunner
     public static async Task<NotebookRunResult> RunAsync(Notebook notebook, string notebookPath, NotebookRunOptions options, CancellationToken cancellationToken = default)
     {
         NotebookFormatters.Register();
+        // Chart PNGs are rendered for the whole notebook at the end, in one Chromium session.
+        NotebookFormatters.DeferChartImages = true;
         ConsoleRouter.Install();
         // Progress (runner thread) and mirrored cell output (cell threads) share the log.
         var log = TextWriter.Synchronized(options.Log ?? ConsoleRouter.OriginalError);
@@ -178,6 +181,7 @@ public static class NotebookRunner
         }
 
         PlaceOnePlotlyBundle(notebook);
+        NotebookFormatters.AddChartImages(notebook, new PrefixedWriter(log, name + ": "));
         bool ok = failedAt is null;
         notebook.Metadata["moelab"] = new JsonObject
         {
@@ -254,4 +258,12 @@ public static class NotebookRunner
             output.Data["text/html"] = html;
         }
     }
+}
+
+/// <summary>Writes each line with a prefix (log lines that name the notebook).</summary>
+file sealed class PrefixedWriter(TextWriter inner, string prefix) : TextWriter
+{
+    public override System.Text.Encoding Encoding => inner.Encoding;
+    public override void Write(char value) => inner.Write(value);
+    public override void WriteLine(string? value) => inner.WriteLine(prefix + value);
 }

@@ -163,7 +163,8 @@ public class NotebookRunnerTests
         var shown = nb.Cells[0].Outputs[0];
         Assert.Equal(NotebookOutput.DisplayData, shown.OutputType);
         string html = shown.Data["text/html"];
-        Assert.StartsWith("<table", html);
+        Assert.StartsWith("<div class=\"moelab-dataframe-scroll\"", html); // wide/long tables scroll
+        Assert.Contains("overflow:auto", html);
         Assert.Contains("40 rows × 3 columns (first 25 shown)", html);
         Assert.Contains("arm<br/><small>int</small>", html);
         Assert.Contains("loss<br/><small>double</small>", html);
@@ -191,6 +192,17 @@ public class NotebookRunnerTests
         Assert.Contains("first-series", first.Data["text/html"]);
         Assert.Contains("second-series", second.Data["text/html"]);
         Assert.Contains("Plotly chart: 1 trace(s) (scatter)", second.Data["text/plain"]);
+        // Every chart also carries its figure JSON for front ends with their own plotly.js, stored
+        // in the .ipynb as a JSON object; a PNG where Chromium is installed.
+        foreach (var chart in new[] { first, second })
+        {
+            var figure = System.Text.Json.Nodes.JsonNode.Parse(chart.Data[MimeTypes.PlotlyJson])!;
+            Assert.IsType<System.Text.Json.Nodes.JsonArray>(figure["data"]);
+            Assert.Empty(PlotlyFigure.DeprecatedAttributes(chart.Data[MimeTypes.PlotlyJson]));
+            Assert.Equal(NotebookFormatters.ChartImagesInRunner, chart.Data.ContainsKey(MimeTypes.Png));
+        }
+        var stored = System.Text.Json.Nodes.JsonNode.Parse(nb.ToJson())!["cells"]![0]!["outputs"]![0]!["data"]!;
+        Assert.IsType<System.Text.Json.Nodes.JsonObject>(stored[MimeTypes.PlotlyJson]);
         Assert.StartsWith(PlotlyAssets.ScriptTag, first.Data["text/html"]);
         Assert.DoesNotContain("plotly.js v" + PlotlyAssets.Version, second.Data["text/html"]);
         string json = nb.ToJson();
