@@ -5,7 +5,7 @@ namespace MoeLab.Metrics.Fitting;
 /// <summary>A fitted L(C) = α·C^−β with bootstrap uncertainty (null when not asked for).</summary>
 public sealed record PowerLawFit(double Alpha, double Beta, double Objective, int Points, BootstrapSummary? Uncertainty)
 {
-    public PowerLaw Law => EfficiencyLeverage.LossLaw(Alpha, Beta);
+    public PowerLaw Law => LeverageFromLosses.LossLaw(Alpha, Beta);
 
     /// <summary>Bootstrap standard error of α (NaN without a bootstrap).</summary>
     public double AlphaError => Uncertainty?.StandardErrors[0] ?? double.NaN;

@@ -44,7 +44,7 @@ public static class ComputeOptimalLaws
 }
 
 /// <summary>A loss–compute law L(C) = α·C^−β of one model family, and the efficiency leverage it implies.</summary>
-public static class EfficiencyLeverage
+public static class LeverageFromLosses
 {
     /// <summary>Loss law of a family as a <see cref="PowerLaw"/> (Coefficient α, Exponent −β).</summary>
     public static PowerLaw LossLaw(double alpha, double beta) => new(alpha, -beta);

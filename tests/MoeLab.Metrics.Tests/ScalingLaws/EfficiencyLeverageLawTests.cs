@@ -124,10 +124,10 @@ public class EfficiencyLeverageLawTests(ITestOutputHelper output)
     [Fact]
     public void MeasuredLeverageInvertsTheDenseLaw()
     {
-        var dense = EfficiencyLeverage.LossLaw(alpha: 20, beta: 0.05);
+        var dense = LeverageFromLosses.LossLaw(alpha: 20, beta: 0.05);
         // A run at compute 1e12 reaching the loss the dense law reaches at 4e12 has EL 4.
         double loss = dense.At(4e12);
-        Assert.Equal(4.0, EfficiencyLeverage.Measured(dense, loss, 1e12), 9);
-        Assert.Equal(1.0, EfficiencyLeverage.BetweenLaws(dense, dense, 3e11), 9);
+        Assert.Equal(4.0, LeverageFromLosses.Measured(dense, loss, 1e12), 9);
+        Assert.Equal(1.0, LeverageFromLosses.BetweenLaws(dense, dense, 3e11), 9);
     }
 }
