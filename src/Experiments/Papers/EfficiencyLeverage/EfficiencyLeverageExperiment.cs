@@ -50,7 +50,7 @@ public sealed class EfficiencyLeverageExperiment : Experiment<EfficiencyLeverage
     /// A down to 1/32, three seeds. Still orders of magnitude below the paper's 3e18+ FLOPs.</summary>
     public static EfficiencyLeverageConfig Paper { get; } = new()
     {
-        Data = new ElDataConfig { Documents = 1_000_000, SequenceLength = 1024, ValidationWindows = 1024 },
+        Data = new ElDataConfig { Documents = 1_000_000, SequenceLength = 1024, ValidationWindows = 1024, Vocabulary = 32_768 },
         Model = new ElModelConfig { Layers = 6, HeadDim = 64 },
         Grid = new ElGridConfig
         {
