@@ -57,12 +57,12 @@ public class ScalingLawFitterTests
         var truth = new EfficiencyLeverageLaw(1.1, -0.09, 0.02, -0.12, 0.02, double.PositiveInfinity);
         var rng = new Random(3);
         var pts = new List<LeveragePoint>();
-        foreach (double a in new[] { 0.03, 0.06, 0.125, 0.25, 0.5 })
-            foreach (double g in new[] { 2.0, 4, 8, 16, 32 })
-                foreach (double c in new[] { 1e18, 1e19, 1e20, 1e21 })
+        foreach (double a in new[] { 0.03, 0.125, 0.5 })
+            foreach (double g in new[] { 2.0, 4, 16, 32 })
+                foreach (double c in new[] { 1e18, 1e20, 1e22 })
                     pts.Add(new LeveragePoint(a, g, c, truth.Leverage(a, g, c) * Math.Exp(0.01 * Normal(rng))));
         var fit = ScalingLawFitter.FitLeverageLaw(pts, fixedCoefficients: new Dictionary<string, double> { ["A_max"] = double.PositiveInfinity },
-            options: new HuberFitOptions { Delta = 0.05, BootstrapSamples = 4, Seed = 2 });
+            options: new HuberFitOptions { Delta = 0.05, BootstrapSamples = 3, Seed = 2 });
         Assert.InRange(fit.Law.A, 1.0, 1.2);
         Assert.InRange(fit.Law.D, -0.1, -0.08);
         Assert.InRange(fit.Law.Gamma, 0.017, 0.023);

@@ -117,6 +117,12 @@ public sealed class EfficiencyLeverageExperiment : Experiment<EfficiencyLeverage
         return arms;
     }
 
+    /// <summary>Whether this run trains arm <paramref name="arm"/> at position <paramref name="index"/> of
+    /// <see cref="Plan"/>: every shard runs the tuning arms (it needs the tuned rates), grid arms go round-robin
+    /// to shards by position, so the shards of a sweep together cover the grid once.</summary>
+    public static bool InShard(EfficiencyLeverageConfig c, ElArmPlan arm, int index) =>
+        arm.Tuning || index % c.Grid.Shards == c.Grid.Shard;
+
     /// <summary>The decoder of an arm.</summary>
     public static DecoderLanguageModelOptions ModelOptions(EfficiencyLeverageConfig c, ElArmPlan arm, int vocabulary)
     {
@@ -180,7 +186,7 @@ public sealed class EfficiencyLeverageExperiment : Experiment<EfficiencyLeverage
         foreach (var arm0 in plan)
         {
             int i = index++;
-            if (!arm0.Tuning && i % c.Grid.Shards != c.Grid.Shard) continue;
+            if (!InShard(c, arm0, i)) continue;
             var arm = arm0;
             if (!arm.Tuning)
             {

@@ -62,6 +62,23 @@ public sealed class EfficiencyLeverageTests
         Assert.Equal(plan.Count, plan.Select(a => a.Name).Distinct().Count());
     }
 
+    [Fact]
+    public void ShardsTogetherCoverTheGridOnce()
+    {
+        var c = EfficiencyLeverageExperiment.Cpu;
+        var plan = EfficiencyLeverageExperiment.Plan(c);
+        var seen = new List<string>();
+        for (int shard = 0; shard < 3; shard++)
+        {
+            var sharded = c with { Grid = c.Grid with { Shards = 3, Shard = shard } };
+            Assert.Empty(Experiment.Validate(sharded));
+            var mine = plan.Where((a, i) => EfficiencyLeverageExperiment.InShard(sharded, a, i)).ToList();
+            Assert.All(plan.Where(a => a.Tuning), a => Assert.Contains(a, mine));
+            seen.AddRange(mine.Where(a => !a.Tuning).Select(a => a.Name));
+        }
+        Assert.Equal(plan.Where(a => !a.Tuning).Select(a => a.Name).Order(), seen.Order());
+    }
+
     /// <summary>The analysis on made-up arm results (this checks the analysis code, not any measurement):
     /// MoE losses that the dense law reaches at 4× the compute give a measured EL of exactly 4.</summary>
     [Fact]
