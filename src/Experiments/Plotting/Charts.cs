@@ -206,6 +206,48 @@ public static class Charts
             string.Join(", ", categoryBy.Select(ShortName)), yTitle);
     }
 
+    /// <summary>Point-range chart: one marker per category at the mean with a symmetric error bar (e.g.
+    /// ± std over seeds), one series per name, dodged side by side. Use it instead of bars when every
+    /// value lies far from zero (accuracies of 82–83 %, perplexities of ≈1,100): the y-axis fits the
+    /// data, which a bar chart from zero cannot do honestly.</summary>
+    public static GenericChart PointRange(IEnumerable<BarSeries> series, string title, string xTitle, string yTitle, string yType = "-")
+    {
+        var list = series.ToList();
+        if (list.Count == 0) throw new ArgumentException("no series to plot");
+        var parts = new List<GenericChart>();
+        for (int i = 0; i < list.Count; i++)
+        {
+            var s = list[i];
+            if (s.Categories.Count != s.Values.Count || (s.Errors is not null && s.Errors.Count != s.Values.Count))
+                throw new ArgumentException($"series '{s.Name}': categories, values and errors must have the same length");
+            string color = Palette[i % Palette.Count];
+            var points = CSharpChart.Point<string, double, string>(x: s.Categories.ToArray(), y: s.Values.ToArray(), Name: s.Name,
+                MarkerColor: Color.fromString(color), UseDefaults: false);
+            var errors = s.Errors?.Select(e => double.IsNaN(e) ? 0 : e).ToArray();
+            int index = i, count = list.Count;
+            points = GenericChart.mapTrace(FuncConvert.FromFunc<Trace, Trace>(t =>
+            {
+                t.SetProperty("marker", new Dictionary<string, object> { ["color"] = color, ["size"] = 9, ["symbol"] = SymbolOf(index) });
+                if (errors is not null)
+                    t.SetProperty("error_y", new Dictionary<string, object>
+                    {
+                        ["type"] = "data", ["symmetric"] = true, ["array"] = errors, ["visible"] = true,
+                        ["color"] = color, ["thickness"] = 1.5, ["width"] = 5,
+                    });
+                if (count > 1) { t.SetProperty("offsetgroup", index.ToString(CultureInfo.InvariantCulture)); }
+                return t;
+            }), points);
+            parts.Add(points);
+        }
+        var chart = Style(CSharpChart.Combine(parts), title, xTitle, yTitle, categoricalX: true, yType: yType);
+        var layout = new Layout();
+        layout.SetProperty("scattermode", "group");
+        layout.SetProperty("scattergap", 0.5);
+        return Chart.withLayout(layout).Invoke(chart);
+    }
+
+    static string SymbolOf(int i) => new[] { "circle", "square", "diamond", "triangle-up", "x", "cross", "star", "hexagon" }[i % 8];
+
     // ------------------------------------------------------------ heatmaps
 
     /// <summary>Heatmap of <paramref name="z"/>[row][column] with labelled rows and columns, e.g. expert

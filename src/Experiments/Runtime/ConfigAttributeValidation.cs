@@ -29,7 +29,14 @@ public static class ConfigAttributeValidation
                 foreach (var a in attrs)
                 {
                     if (a.IsValid(value)) continue;
-                    string shown = value is IFormattable f ? f.ToString(null, CultureInfo.InvariantCulture) : value?.ToString() ?? "null";
+                    string shown = value switch
+                    {
+                        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                        string str => $"\"{str}\"",
+                        IEnumerable list => "[" + string.Join(", ", list.Cast<object?>().Select(e => e is string es ? $"\"{es}\"" : Fmt(e ?? "null"))) + "]",
+                        null => "null",
+                        _ => value.ToString() ?? "null",
+                    };
                     problems.Add(a is RangeAttribute r
                         ? $"'{key}' = {shown} is out of range: allowed {(r.MinimumIsExclusive ? "> " : "")}{Fmt(r.Minimum)} … {(r.MaximumIsExclusive ? "< " : "")}{Fmt(r.Maximum)}."
                         : $"'{key}' = {shown} is not allowed: {a.FormatErrorMessage(key)}");

@@ -23,4 +23,9 @@ public interface ITrainingTask
     /// <summary>Called after each optimiser step with the step's mean training loss; returns the loss
     /// to log. The default returns it unchanged (the runtime's own test experiment injects faults here).</summary>
     double AfterOptimizerStep(long step, double loss) => loss;
+
+    /// <summary>Extra training metrics of the last optimiser step (e.g. the task loss and the auxiliary
+    /// loss when the optimised loss is their sum), logged with <c>train_loss</c> on the steps the
+    /// trainer logs. The default has none.</summary>
+    IReadOnlyDictionary<string, double>? LastStepMetrics => null;
 }

@@ -61,6 +61,10 @@ public sealed record TrainerOutcome(long Steps, bool StoppedEarly, double LastTr
 /// <see cref="ITrainingTask"/> come from the experiment. Several arms in one run call it once each with
 /// their own <see cref="TrainerOptions.Arm"/> and <see cref="TrainerOptions.CheckpointPrefix"/>; an arm
 /// that had finished is restored and skipped on resume.
+/// <para>A checkpoint holds the model, the optimiser state, the step, the early-stopping state and torch's
+/// global CPU generator (<see cref="TorchRandomState"/>: router noise, dropout), so a run that draws
+/// from torch's generator during training also resumes bit-identically; the data position is a
+/// function of the step (<see cref="ITrainingTask"/>).</para>
 /// <para>Logged per arm: metrics.csv rows <c>train_loss, lr, grad_norm</c> every LogEvery steps and the
 /// task's validation metrics every EvalEvery steps (reproducible bytes); system.csv rows
 /// <c>items_per_second, peak_rss_mib</c> every LogEvery steps (wall-clock figures, never compared).</para></summary>
@@ -76,7 +80,7 @@ public static class Trainer
         var early = o.EarlyStopPatience > 0 ? new EarlyStopping(o.EarlyStopMode, o.EarlyStopPatience) : null;
         var parameters = model.parameters().ToList();
         string stateEntry = o.CheckpointPrefix + "state", modelEntry = o.CheckpointPrefix + "model.bin",
-            optimizerEntry = o.CheckpointPrefix + "optimizer.bin";
+            optimizerEntry = o.CheckpointPrefix + "optimizer.bin", rngEntry = o.CheckpointPrefix + "rng.bin";
 
         string who = o.Arm == "main" ? "" : o.Arm + ": "; // log prefix for runs with several arms
         long start = 0;
@@ -85,6 +89,7 @@ public static class Trainer
             var state = ctx.Checkpoints.LoadJson<State>(stateEntry)!;
             model.load(ctx.Checkpoints.PathOf(modelEntry));
             Optimizers.LoadState(optimizer, ctx.Checkpoints.PathOf(optimizerEntry));
+            if (ctx.Checkpoints.Exists(rngEntry)) TorchRandomState.Restore(ctx.Checkpoints.PathOf(rngEntry));
             if (early is not null && state.Early is not null) early.Restore(state.Early);
             if (state.Completed)
             {
@@ -99,6 +104,7 @@ public static class Trainer
         {
             ctx.Checkpoints.SaveFile(modelEntry, p => model.save(p));
             ctx.Checkpoints.SaveFile(optimizerEntry, p => Optimizers.SaveState(optimizer, p));
+            ctx.Checkpoints.SaveFile(rngEntry, TorchRandomState.Save);
             // The state entry goes last: it marks a complete checkpoint.
             ctx.Checkpoints.SaveJson(stateEntry, new State(completedSteps, early?.State, completed, stoppedEarly));
         }
@@ -133,7 +139,10 @@ public static class Trainer
                 itemsSinceLog += task.ItemsPerMicroBatch * o.GradientAccumulation;
                 if ((step + 1) % o.LogEvery == 0 || !double.IsFinite(lastLoss))
                 {
-                    ctx.LogMetrics(step + 1, new Dictionary<string, double> { ["train_loss"] = lastLoss, ["lr"] = lr, ["grad_norm"] = gradNorm }, o.Arm);
+                    var row = new Dictionary<string, double> { ["train_loss"] = lastLoss, ["lr"] = lr, ["grad_norm"] = gradNorm };
+                    if (task.LastStepMetrics is { } extra)
+                        foreach (var (name, value) in extra) row[name] = value;
+                    ctx.LogMetrics(step + 1, row, o.Arm);
                     using var process = Process.GetCurrentProcess();
                     ctx.LogSystemMetrics(step + 1, new Dictionary<string, double>
                     {

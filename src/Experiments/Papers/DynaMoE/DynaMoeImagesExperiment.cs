@@ -16,8 +16,7 @@ namespace MoeLab.Experiments.Papers.DynaMoE;
 /// <para>Commands: <c>moelab run dynamoe-images --preset smoke</c> (seconds, shipped subset);
 /// <c>--preset cpu</c> (Fashion-MNIST from Debian's dataset-fashion-mnist; measured ≈ 29 min per seed
 /// on the heavily shared 2-core dev VM at load average 20–35, three seeds in parallel);
-/// <c>--preset paper</c> (GPU). Until the runtime's <c>moelab run</c> is merged:
-/// <c>./moelab run dynamoe-images --preset cpu --seeds 3</c>.</para></summary>
+/// <c>--preset paper</c> (GPU). Three seeds: <c>./moelab run dynamoe-images --preset cpu --seeds 3</c>.</para></summary>
 public sealed class DynaMoeImagesExperiment : Experiment<DynaMoeImagesConfig>
 {
     public override string Name => "dynamoe-images";
@@ -33,7 +32,7 @@ public sealed class DynaMoeImagesExperiment : Experiment<DynaMoeImagesConfig>
             Width = 32, ExpertHidden = 32, Layers = 3, MeanExperts = 4, MinExperts = 2, MaxExperts = 6,
             WaveAmplitude = 2, TopK = 1,
         },
-        Train = new DynaMoeTrainConfig { Epochs = 1, BatchSize = 128, MaxSteps = 4, GradientVarianceBatches = 3, LogEvery = 2 },
+        Train = new DynaMoeTrainConfig { Epochs = 1, BatchSize = 128, MaxSteps = 4, GradientVarianceBatches = 3, LogEvery = 2, CheckpointEvery = 2 },
     };
 
     /// <summary>Full Fashion-MNIST files, but the first 9,000 training examples (8,100 train /
@@ -44,7 +43,7 @@ public sealed class DynaMoeImagesExperiment : Experiment<DynaMoeImagesConfig>
         Dataset = ImageDataSources.FashionMnist,
         TrainLimit = 9000,
         TestLimit = 5000,
-        Train = new DynaMoeTrainConfig { Epochs = 3, BatchSize = 256, GradientVarianceBatches = 10, LogEvery = 20 },
+        Train = new DynaMoeTrainConfig { Epochs = 3, BatchSize = 256, GradientVarianceBatches = 10, LogEvery = 20, EvalEvery = 32 },
     };
 
     public static DynaMoeImagesConfig Paper { get; } = new()
@@ -57,15 +56,12 @@ public sealed class DynaMoeImagesExperiment : Experiment<DynaMoeImagesConfig>
     public override IReadOnlyDictionary<string, DynaMoeImagesConfig> TypedPresets { get; } =
         new Dictionary<string, DynaMoeImagesConfig> { ["smoke"] = Smoke, ["cpu"] = Cpu, ["paper"] = Paper };
 
+    /// <summary>Cross-field rules and the data-set name; ranges are attributes on the config records.</summary>
     public override IReadOnlyList<string> Validate(DynaMoeImagesConfig c)
     {
-        var problems = DynaMoeValidation.Model(c.Model, "model").Concat(DynaMoeValidation.Train(c.Train, "train"))
-            .Concat(DynaMoeValidation.Arms(c.Arms, c.Model, "arms")).ToList();
+        var problems = c.Model.CrossFieldProblems("model").ToList();
         if (!ImageDataSources.Names.Contains(c.Dataset))
-            problems.Add($"dataset = '{c.Dataset}': expected one of {string.Join(", ", ImageDataSources.Names)}.");
-        if (c.ValidationFraction is <= 0 or >= 1) problems.Add($"validationFraction = {c.ValidationFraction}: expected in (0, 1).");
-        if (c.TrainLimit < 0) problems.Add($"trainLimit = {c.TrainLimit}: expected ≥ 0 (0 = all).");
-        if (c.TestLimit < 0) problems.Add($"testLimit = {c.TestLimit}: expected ≥ 0 (0 = all).");
+            problems.Add($"'dataset' = '{c.Dataset}': expected one of {string.Join(", ", ImageDataSources.Names)}.");
         return problems;
     }
 
@@ -83,11 +79,10 @@ public sealed class DynaMoeImagesExperiment : Experiment<DynaMoeImagesConfig>
         var arms = DynaMoeArm.Enumerate(config.Model, config.Arms);
         DynaMoeRunner.RunArms(arms, context, "accuracy", arm =>
         {
-            TorchDevice.Seed(context.Seed);                                    // same init stream for every arm
-            var random = new Random(unchecked((int)context.Seed * 7919 + 17)); // same data order for every arm
+            TorchDevice.Seed(context.DeriveSeed("init"));                      // same initialisation stream for every arm
             using var network = new MlpClassifier(trainSet.FeatureCount, trainSet.ClassCount, DynaMoeNetworkOptions.Stack(arm, config.Model), device);
             return DynaMoeRunner.TrainAndMeasure(network, DynaMoeNetworkOptions.ExpertParameters(arm, config.Model), arm, train, validation, test,
-                config.Train, random, context, evalBatch: 1024, excludedFromActive: 0);
+                config.Train, context, "accuracy", evalBatch: 1024, excludedFromActive: 0);
         });
     }
 

@@ -1,156 +1,130 @@
-using MoeLab.Experiments.Results;
-using MoeLab.Metrics.Statistics;
 using System.Globalization;
 using Microsoft.Data.Analysis;
+using MoeLab.Experiments.Plotting;
+using MoeLab.Experiments.Results;
 using MoeLab.Experiments.Runtime;
 using Plotly.NET;
 
 namespace MoeLab.Experiments.Papers.DynaMoE;
 
-/// <summary>One arm's summary row of one run (one seed).</summary>
-public sealed record DynaMoeSummaryRow(string Run, string Arm, IReadOnlyDictionary<string, string> Labels, IReadOnlyDictionary<string, double> Values)
-{
-    public double Get(string key) => Values.TryGetValue(key, out double v) ? v : double.NaN;
-    public string Label(string key) => Labels.TryGetValue(key, out string? s) ? s : "";
-}
+/// <summary>The schedule chosen on validation across seeds.</summary>
+/// <param name="Arm">The dynamic (batch-percentile) schedule arm with the best mean validation metric over seeds.</param>
+/// <param name="Seeds">Completed runs (seeds) of that arm.</param>
+public sealed record ScheduleChoice(string Arm, double ValidationMean, double TestMean, double TestStd, int Seeds);
 
-/// <summary>Reads DynaMoE runs from disk (summary.csv and tables/ of each run directory, the
-/// layout of <see cref="RunLayout"/>) and builds the notebook's tables and charts: mean ± std over
-/// seeds per arm, the schedule chosen on validation, the schedule comparison chart and the
-/// experts-per-token histograms.</summary>
+/// <summary>DynaMoE's tables and charts, read from completed runs through <see cref="ResultSet"/> (the
+/// runtime's reader: manifests, summaries, seed aggregation), so a notebook, <c>moelab report</c> and
+/// the tests see the same numbers.
+/// <para>One selection rule, stated: the schedule is the dynamic (batch-percentile) arm with the best
+/// <b>mean validation</b> metric over seeds (highest accuracy, lowest perplexity); its test metric is
+/// then reported as mean ± sample std over the same seeds. Test numbers never take part in the choice.</para></summary>
 public static class DynaMoeReport
 {
-    /// <summary>Run directories under <paramref name="root"/> (recursively) holding a summary.csv,
-    /// whose folder name starts with <paramref name="prefix"/> (e.g. "cpu-seed").</summary>
-    public static IReadOnlyList<string> FindRuns(string root, string prefix = "")
+    /// <summary>Label columns of a DynaMoE summary row (<see cref="DynaMoeRunner.Labels"/>).</summary>
+    public static readonly IReadOnlyList<string> LabelKeys = ["kind", "routing", "schedule", "budget", "experts_per_layer"];
+
+    /// <summary>Per arm, in the runs' arm order: the labels, seeds (n) and, for each measured value,
+    /// mean, std, 95 % CI and n over completed runs (<see cref="SeedAggregation"/> columns
+    /// "&lt;value&gt;.mean" …). Values: test and validation metric, parameters, experts per token and its
+    /// spread, gradient-norm statistics, wall time.</summary>
+    public static DataFrame Aggregate(ResultSet results, string metric)
     {
-        if (!Directory.Exists(root)) return [];
-        return Directory.EnumerateFiles(root, RunLayout.Summary, SearchOption.AllDirectories)
-            .Select(Path.GetDirectoryName).OfType<string>()
-            .Where(d => Path.GetFileName(d).StartsWith(prefix, StringComparison.Ordinal))
-            .OrderBy(d => d, StringComparer.Ordinal).ToList();
+        var metrics = new[]
+        {
+            $"test_{metric}", $"val_{metric}", "total_params", "active_params", "experts_per_token_mean", "experts_per_token_std",
+            "grad_relvar_init", "grad_relvar_final", "wall_seconds",
+        }.Where(results.MetricColumns.Contains).ToList();
+        var keys = new[] { "arm" }.Concat(LabelKeys.Where(results.LabelColumns.Contains)).ToList();
+        var table = results.Aggregate(keys, metrics);
+        // Back into the order the arms ran in (the seed aggregation sorts by key).
+        var order = ArmOrder(results);
+        var arm = FrameColumns.Get(table, "arm");
+        var rows = Enumerable.Range(0, (int)table.Rows.Count).Select(r => (long)r)
+            .OrderBy(r => order.TryGetValue(FrameColumns.Format(arm[r]), out int i) ? i : int.MaxValue).ToList();
+        return FrameColumns.Take(table, rows);
     }
 
-    /// <summary>Summary rows of the given runs. Columns: arm, then label columns (non-numeric), then metrics.</summary>
-    public static List<DynaMoeSummaryRow> LoadSummaries(IEnumerable<string> runDirectories)
-    {
-        var rows = new List<DynaMoeSummaryRow>();
-        foreach (string dir in runDirectories)
-        {
-            string path = Path.Combine(dir, RunLayout.Summary);
-            var lines = Csv.Parse(File.ReadAllText(path), path);
-            if (lines.Count == 0) throw new InvalidDataException($"{path}: empty summary.");
-            string[] header = lines[0].Select(f => f.Text).ToArray();
-            if (header[0] != "arm") throw new InvalidDataException($"{path}: first column is '{header[0]}', expected 'arm'.");
-            foreach (var (row, number) in lines.Skip(1).Select((row, i) => (row, i + 2)))
-            {
-                string[] cells = row.Select(f => f.Text).ToArray();
-                if (cells.Length != header.Length) throw new InvalidDataException($"{path}: row {number} has {cells.Length} cells, header has {header.Length}.");
-                var labels = new Dictionary<string, string>();
-                var values = new Dictionary<string, double>();
-                for (int i = 1; i < header.Length; i++)
-                {
-                    if (cells[i].Length == 0) continue;
-                    if (double.TryParse(cells[i], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && !IsLabel(header[i])) values[header[i]] = v;
-                    else labels[header[i]] = cells[i];
-                }
-                rows.Add(new DynaMoeSummaryRow(Path.GetFileName(dir), cells[0], labels, values));
-            }
-        }
-        return rows;
-    }
-
-    private static bool IsLabel(string column) => column is "kind" or "routing" or "schedule" or "budget" or "experts_per_layer" or "selected_arm";
-
-    /// <summary>Per arm (in first-seen order): seeds, mean ± std (sample std) of the test and validation
-    /// metric, parameters, experts per token and its spread, gradient-norm statistics and time.</summary>
-    public static DataFrame Aggregate(IReadOnlyList<DynaMoeSummaryRow> rows, string metric)
-    {
-        var arms = rows.Where(r => r.Arm != "selected-schedule").Select(r => r.Arm).Distinct().ToList();
-        var cArm = new StringDataFrameColumn("arm");
-        var cRouting = new StringDataFrameColumn("routing");
-        var cBudget = new StringDataFrameColumn("budget");
-        var cLayers = new StringDataFrameColumn("experts_per_layer");
-        var cSeeds = new Int32DataFrameColumn("seeds");
-        var numeric = new (string Name, string Key, bool Std)[]
-        {
-            ($"test_{metric}_mean", $"test_{metric}", false), ($"test_{metric}_std", $"test_{metric}", true),
-            ($"val_{metric}_mean", $"val_{metric}", false), ($"val_{metric}_std", $"val_{metric}", true),
-            ("total_params", "total_params", false), ("active_params", "active_params", false),
-            ("experts_per_token", "experts_per_token_mean", false), ("experts_per_token_spread", "experts_per_token_std", false),
-            ("grad_var_init", "grad_var_init", false), ("grad_relvar_init", "grad_relvar_init", false),
-            ("grad_var_final", "grad_var_final", false), ("grad_relvar_final", "grad_relvar_final", false),
-            ("wall_seconds", "wall_seconds", false),
-        };
-        var columns = numeric.Select(n => new DoubleDataFrameColumn(n.Name)).ToArray();
-        foreach (string arm in arms)
-        {
-            var mine = rows.Where(r => r.Arm == arm).ToList();
-            cArm.Append(arm); cRouting.Append(mine[0].Label("routing")); cBudget.Append(mine[0].Label("budget"));
-            cLayers.Append(mine[0].Label("experts_per_layer")); cSeeds.Append(mine.Count);
-            for (int i = 0; i < numeric.Length; i++)
-            {
-                var xs = mine.Select(r => r.Get(numeric[i].Key)).Where(double.IsFinite).ToArray();
-                columns[i].Append(xs.Length == 0 ? null : numeric[i].Std ? SampleStatistics.Std(xs) : xs.Average());
-            }
-        }
-        return new DataFrame(new DataFrameColumn[] { cArm, cRouting, cBudget, cLayers, cSeeds }.Concat(columns));
-    }
-
-    /// <summary>The dynamic schedule arm with the best MEAN validation metric over seeds (never test),
-    /// and its test mean ± std. Null when no such arm was run.</summary>
-    public static (string Arm, double TestMean, double TestStd, double ValidationMean)? SelectSchedule(IReadOnlyList<DynaMoeSummaryRow> rows, string metric)
+    /// <summary>The selection rule of this class (see its summary); null when the runs hold no dynamic schedule arm.</summary>
+    public static ScheduleChoice? SelectSchedule(ResultSet results, string metric)
     {
         bool lower = metric == "perplexity";
-        var groups = rows.Where(r => r.Label("kind") == nameof(ArmKind.Percentile) && r.Label("routing") == "dynamic")
-            .GroupBy(r => r.Arm).Select(g => (Arm: g.Key, Val: g.Average(r => r.Get($"val_{metric}")),
-                Tests: g.Select(r => r.Get($"test_{metric}")).ToArray())).ToList();
-        if (groups.Count == 0) return null;
-        var best = lower ? groups.MinBy(g => g.Val) : groups.MaxBy(g => g.Val);
-        return (best.Arm, best.Tests.Average(), SampleStatistics.Std(best.Tests), best.Val);
+        var candidates = Rows(Aggregate(results, metric))
+            .Where(r => r.Label("kind") == nameof(ArmKind.Percentile) && r.Label("routing") == "dynamic" && double.IsFinite(r.Mean($"val_{metric}")))
+            .ToList();
+        if (candidates.Count == 0) return null;
+        var best = lower ? candidates.MinBy(r => r.Mean($"val_{metric}"))! : candidates.MaxBy(r => r.Mean($"val_{metric}"))!;
+        return new ScheduleChoice(best.Arm, best.Mean($"val_{metric}"), best.Mean($"test_{metric}"), best.Std($"test_{metric}"), best.Seeds);
     }
 
-    /// <summary>Grouped bars: test metric mean per schedule (x), one series per budget mode of the
-    /// dynamic schedule arms, plus the uniform top-k and dense baselines as their own bars.</summary>
-    public static GenericChart ScheduleChart(IReadOnlyList<DynaMoeSummaryRow> rows, string metric)
+    /// <summary>The paper's key comparison: test metric (mean ± std over seeds) per capacity schedule, one
+    /// series per budget mode of the batch-percentile arms (uniform belongs to both), and the baselines
+    /// (dense, top-k, per-token percentile, top-p) as their own series. Points with error bars on an
+    /// axis that fits the values (log for perplexity).</summary>
+    public static GenericChart ScheduleChart(ResultSet results, string metric)
     {
-        var charts = new List<GenericChart>();
+        var rows = Rows(Aggregate(results, metric));
+        string value = $"test_{metric}";
+        double scale = metric == "accuracy" ? 100 : 1;
+        var series = new List<BarSeries>();
         foreach (string budget in new[] { "matched", "published" })
         {
-            var arms = rows.Where(r => r.Label("kind") == nameof(ArmKind.Percentile) && r.Label("routing") == "dynamic" && r.Label("budget") == budget)
-                .GroupBy(r => r.Label("schedule")).ToList();
-            if (budget == "published")  // uniform is trained once and belongs to both comparisons
-                arms.AddRange(rows.Where(r => r.Arm.StartsWith("uniform-batch-", StringComparison.Ordinal)).GroupBy(r => r.Label("schedule")));
-            if (arms.Count == 0) continue;
-            charts.Add(Plotly.NET.CSharp.Chart.Column<double, string, string>(
-                values: arms.Select(g => g.Average(r => r.Get($"test_{metric}"))).ToArray(),
-                Keys: arms.Select(g => g.Key).ToArray(),
-                Name: $"percentile (batch), {budget}"));
+            var arms = rows.Where(r => r.Label("kind") == nameof(ArmKind.Percentile) && r.Label("routing") == "dynamic"
+                && (r.Label("budget") == budget || r.Label("schedule") == "uniform")).ToList();
+            if (!arms.Any(r => r.Label("budget") == budget)) continue;
+            series.Add(new BarSeries($"batch percentile, {budget} budget", arms.Select(r => r.Label("schedule")).ToList(),
+                arms.Select(r => r.Mean(value) * scale).ToList(), arms.Select(r => r.Std(value) * scale).ToList()));
         }
-        var baselines = rows.Where(r => r.Label("kind") is "Dense" or "TopK" or "TopP" || r.Label("routing").StartsWith("fixed (", StringComparison.Ordinal))
-            .GroupBy(r => r.Arm).ToList();
+        var baselines = rows.Where(r => !(r.Label("kind") == nameof(ArmKind.Percentile) && r.Label("routing") == "dynamic")).ToList();
         if (baselines.Count > 0)
-            charts.Add(Plotly.NET.CSharp.Chart.Column<double, string, string>(
-                values: baselines.Select(g => g.Average(r => r.Get($"test_{metric}"))).ToArray(),
-                Keys: baselines.Select(g => g.Key).ToArray(),
-                Name: "baselines"));
-        return Plotly.NET.CSharp.Chart.Combine(charts);
+            series.Add(new BarSeries("baselines (uniform capacity)", baselines.Select(r => r.Arm).ToList(),
+                baselines.Select(r => r.Mean(value) * scale).ToList(), baselines.Select(r => r.Std(value) * scale).ToList()));
+        int seeds = rows.Count == 0 ? 0 : rows.Max(r => r.Seeds);
+        string yTitle = metric == "accuracy" ? "test accuracy (%), mean ± std" : "test perplexity, mean ± std (log scale)";
+        return Charts.PointRange(series, $"DynaMoE: test {metric} by capacity schedule ({seeds} seed{(seeds == 1 ? "" : "s")})",
+            "capacity schedule / arm", yTitle, yType: metric == "perplexity" ? "log" : "-");
     }
 
-    /// <summary>Share of test tokens using j experts, one series per layer, for one arm of one run
-    /// (tables/experts_per_token.csv).</summary>
+    /// <summary>Share of test tokens that used j experts, one series per layer, for one arm of one run
+    /// (its tables/experts_per_token.csv).</summary>
     public static GenericChart HistogramChart(string runDirectory, string arm)
     {
         string path = Path.Combine(runDirectory, RunLayout.Tables, "experts_per_token.csv");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found: is {runDirectory} a DynaMoE run?", path);
-        var rows = Csv.Parse(File.ReadAllText(path), path).Skip(1).Select(r => r.Select(f => f.Text).ToArray())
-            .Where(c => c[0] == arm).ToList();
-        if (rows.Count == 0) throw new ArgumentException($"arm '{arm}' has no experts-per-token histogram in {path}.");
-        var charts = rows.GroupBy(c => int.Parse(c[1], CultureInfo.InvariantCulture)).Select(g =>
-            Plotly.NET.CSharp.Chart.Column<double, int, string>(
-                values: g.Select(c => double.Parse(c[3], CultureInfo.InvariantCulture)).ToArray(),
-                Keys: g.Select(c => int.Parse(c[2], CultureInfo.InvariantCulture)).ToArray(),
-                Name: $"{arm} layer {g.Key}")).ToList();
-        return Plotly.NET.CSharp.Chart.Combine(charts);
+        var table = FrameIO.LoadCsv(path);
+        var arms = FrameColumns.Get(table, "arm");
+        var layer = FrameColumns.Get(table, "layer");
+        var experts = FrameColumns.Get(table, "experts");
+        var share = FrameColumns.Get(table, "share");
+        var mine = Enumerable.Range(0, (int)table.Rows.Count).Where(r => FrameColumns.Format(arms[r]) == arm).ToList();
+        if (mine.Count == 0) throw new ArgumentException($"arm '{arm}' has no experts-per-token histogram in {path}.");
+        var series = mine.GroupBy(r => Convert.ToInt32(layer[r], CultureInfo.InvariantCulture)).Select(g => new BarSeries($"layer {g.Key}",
+            g.Select(r => FrameColumns.Format(experts[r])).ToList(), g.Select(r => FrameColumns.AsDouble(share[r]) ?? double.NaN).ToList()));
+        return Charts.Bars(series, $"Experts per token: {arm}", "experts activated per token", "share of test tokens");
+    }
+
+    private static Dictionary<string, int> ArmOrder(ResultSet results)
+    {
+        var order = new Dictionary<string, int>();
+        var arm = FrameColumns.Get(results.Summaries, "arm");
+        for (long r = 0; r < arm.Length; r++) order.TryAdd(FrameColumns.Format(arm[r]), order.Count);
+        return order;
+    }
+
+    private sealed record Row(string Arm, int Seeds, Func<string, string> Label, Func<string, double> Mean, Func<string, double> Std);
+
+    private static List<Row> Rows(DataFrame aggregated)
+    {
+        var list = new List<Row>();
+        var arm = FrameColumns.Get(aggregated, "arm");
+        var n = FrameColumns.Get(aggregated, SeedAggregation.Rows);
+        for (long r = 0; r < aggregated.Rows.Count; r++)
+        {
+            long row = r;
+            string Label(string key) => FrameColumns.Has(aggregated, key) ? FrameColumns.Format(FrameColumns.Get(aggregated, key)[row]) : "";
+            double Get(string column) => FrameColumns.Has(aggregated, column) ? FrameColumns.AsDouble(FrameColumns.Get(aggregated, column)[row]) ?? double.NaN : double.NaN;
+            list.Add(new Row(FrameColumns.Format(arm[row]), (int)(FrameColumns.AsDouble(n[row]) ?? 0), Label,
+                key => Get(key + SeedAggregation.Mean), key => Get(key + SeedAggregation.Std)));
+        }
+        return list;
     }
 }

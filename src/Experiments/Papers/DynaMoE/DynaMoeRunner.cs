@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Data.Analysis;
 using MoeLab.Experiments.Runtime;
+using MoeLab.Experiments.Training;
 using MoeLab.Models.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -30,20 +31,53 @@ public sealed record DynaMoeArmsCheckpoint(List<DynaMoeArmResult> Completed);
 /// results (summary rows, histogram and schedule tables, a figure).</summary>
 public static class DynaMoeRunner
 {
+    /// <summary>The per-arm protocol: gradient-norm statistics at initialisation (training mode, the same
+    /// minibatches for every arm and for the measurement after training, from the stream
+    /// "gradient-variance"), training on the shared <see cref="Trainer"/> (AdamW at a constant learning
+    /// rate, the paper's optimiser), gradient statistics after training, then validation and test
+    /// evaluation and the parameter counts. The arm's checkpoint entries start with
+    /// "arm-&lt;name&gt;-": the trainer's state every <c>train.checkpointEvery</c> steps, and the statistics at
+    /// initialisation with torch's generator state after them, so an interrupted arm resumes mid-way
+    /// and ends with the same bytes as an uninterrupted one.</summary>
     public static DynaMoeArmResult TrainAndMeasure(nn.Module<Tensor, NetworkOutput> network, long expertParameters,
         DynaMoeArm arm, DeviceSplit train, DeviceSplit validation, DeviceSplit test, DynaMoeTrainConfig config,
-        Random random, RunContext context, int evalBatch, long excludedFromActive)
+        RunContext context, string metric, int evalBatch, long excludedFromActive)
     {
         var wall = Stopwatch.StartNew();
-        var gradRandom = new Random(unchecked((int)context.Seed * 31 + 5));    // same minibatches for every arm
-        var gradInit = DynaMoeTrainer.GradientVariance(network, train, config.BatchSize, config.GradientVarianceBatches, gradRandom);
-        var (steps, seconds) = DynaMoeTrainer.Train(network, train, config, random, context, arm.Name);
-        gradRandom = new Random(unchecked((int)context.Seed * 31 + 5));
-        var gradFinal = DynaMoeTrainer.GradientVariance(network, train, config.BatchSize, config.GradientVarianceBatches, gradRandom);
+        string prefix = $"arm-{arm.Name}-", gradientEntry = prefix + "gradient-at-init", rngEntry = prefix + "rng-after-gradient-at-init.bin";
+        GradientStatistics gradInit;
+        if (context.Checkpoints.LoadJson<GradientStatistics>(gradientEntry) is { } stored && context.Checkpoints.Exists(rngEntry))
+        {
+            gradInit = stored;
+            TorchRandomState.Restore(context.Checkpoints.PathOf(rngEntry));
+        }
+        else
+        {
+            gradInit = DynaMoeTrainer.GradientVariance(network, train, config.BatchSize, config.GradientVarianceBatches, context.CreateRandom("gradient-variance"));
+            context.Checkpoints.SaveFile(rngEntry, TorchRandomState.Save);
+            context.Checkpoints.SaveJson(gradientEntry, gradInit);
+        }
+
+        var task = new DynaMoeTask(network, train, validation, config, context, metric, evalBatch);
+        var optimizer = Optimizers.AdamW(network.parameters(), config.LearningRate, config.WeightDecay);
+        var clock = Stopwatch.StartNew();
+        var outcome = Trainer.Run(context, network, optimizer, task, new TrainerOptions
+        {
+            Steps = task.Steps,
+            Schedule = LrSchedule.Create(ScheduleKind.Constant, config.LearningRate, task.Steps),
+            LogEvery = config.LogEvery,
+            EvalEvery = config.EvalEvery > 0 ? config.EvalEvery : (int)Math.Max(1, Math.Min(int.MaxValue, task.Steps)),
+            CheckpointEvery = config.CheckpointEvery,
+            Arm = arm.Name,
+            CheckpointPrefix = prefix,
+        });
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+
+        var gradFinal = DynaMoeTrainer.GradientVariance(network, train, config.BatchSize, config.GradientVarianceBatches, context.CreateRandom("gradient-variance"));
         var val = DynaMoeTrainer.Evaluate(network, validation, evalBatch);
         var tst = DynaMoeTrainer.Evaluate(network, test, evalBatch);
         var (total, active) = DynaMoeTrainer.Parameters(network, arm.ExpertsPerLayer, tst.MeanExpertsPerToken, expertParameters, excludedFromActive);
-        return new DynaMoeArmResult(arm, val, tst, total, active, gradInit, gradFinal, steps, seconds, wall.Elapsed.TotalSeconds);
+        return new DynaMoeArmResult(arm, val, tst, total, active, gradInit, gradFinal, outcome.Steps, trainSeconds, wall.Elapsed.TotalSeconds);
     }
 
     /// <summary>Name of the checkpoint entry holding the completed arms (<see cref="DynaMoeArmsCheckpoint"/>).</summary>
@@ -53,9 +87,9 @@ public static class DynaMoeRunner
     /// <see cref="Report"/>s. After each completed arm its summary row is logged and the list of
     /// completed arms (everything the run-level tables, figure and schedule selection need) is saved
     /// as the JSON checkpoint entry <see cref="CheckpointEntry"/>. On a resumed run the stored arms are
-    /// re-logged and skipped; the arm that was interrupted restarts from scratch (its history rows are
-    /// replaced by the runtime). Each arm's randomness depends only on the run seed (the arm callbacks
-    /// reseed torch and build their own <see cref="Random"/>s), so skipping earlier arms changes nothing.
+    /// re-logged and skipped; the arm that was interrupted continues from its last checkpoint
+    /// (<see cref="TrainAndMeasure"/>). Each arm's randomness depends only on the run seed (the arm callbacks
+    /// reseed torch from the run's "init" stream; data order and gradient minibatches come from named streams), so skipping earlier arms changes nothing.
     /// Cancellation: the trainer throws <see cref="OperationCanceledException"/> inside an arm; a
     /// request that arrives while an arm is being evaluated is honoured right after its checkpoint.</summary>
     public static IReadOnlyList<DynaMoeArmResult> RunArms(IReadOnlyList<DynaMoeArm> arms, RunContext context, string metric,
@@ -94,7 +128,8 @@ public static class DynaMoeRunner
         return results;
     }
 
-    private static double Score(ArmEvaluation e, string metric) => metric == "perplexity" ? Math.Exp(e.Loss) : e.Accuracy;
+    /// <summary>The reported metric of an evaluation: perplexity = exp(mean loss), or accuracy.</summary>
+    public static double Score(ArmEvaluation e, string metric) => metric == "perplexity" ? Math.Exp(e.Loss) : e.Accuracy;
 
     /// <summary>Logs the summary row of one completed arm (and a log line).</summary>
     public static void LogArm(DynaMoeArmResult r, RunContext context, string metric)
@@ -129,29 +164,14 @@ public static class DynaMoeRunner
                     $"grad var {r.GradientAtInit.Variance:G3} → {r.GradientAfterTraining.Variance:G3}, {r.WallSeconds:F1} s");
     }
 
-    /// <summary>Run-level results after all arms (whose rows <see cref="LogArm"/> logged): the
-    /// "selected-schedule" summary row (the dynamic schedule arm with the best validation metric of
-    /// this run, reported on test), the histogram and schedule tables and a test-metric bar chart.
+    /// <summary>Run-level results after all arms (whose rows <see cref="LogArm"/> logged): the histogram
+    /// and schedule tables and a test-metric bar chart. The schedule is chosen across seeds, not per
+    /// run (<see cref="DynaMoeReport.SelectSchedule"/>: best mean validation metric over seeds).
     /// <paramref name="metric"/> is "accuracy" (higher is better) or "perplexity" (lower is better).</summary>
     public static void Report(IReadOnlyList<DynaMoeArmResult> results, RunContext context, string metric)
     {
         bool perplexity = metric == "perplexity";
         double Score(ArmEvaluation e) => DynaMoeRunner.Score(e, metric);
-
-        // Schedule choice on validation (never test), among the dynamic (batch-percentile) schedule arms.
-        var candidates = results.Where(r => r.Arm.Kind == ArmKind.Percentile && r.Arm.RoutingFamily == "dynamic").ToList();
-        if (candidates.Count > 0)
-        {
-            var best = perplexity ? candidates.MinBy(r => Score(r.Validation))! : candidates.MaxBy(r => Score(r.Validation))!;
-            context.LogSummary("selected-schedule", new Dictionary<string, double>
-            {
-                [$"val_{metric}"] = Score(best.Validation),
-                [$"test_{metric}"] = Score(best.Test),
-                ["total_params"] = best.TotalParameters,
-                ["active_params"] = best.ActiveParameters,
-            }, new Dictionary<string, string> { ["selected_arm"] = best.Arm.Name, ["schedule"] = best.Arm.Schedule, ["budget"] = best.Arm.BudgetMode });
-            context.Log($"schedule chosen on validation: {best.Arm.Name} (test {metric} {Score(best.Test):F4})");
-        }
 
         context.SaveTable("experts_per_token", HistogramTable(results));
         context.SaveTable("schedule", ScheduleTable(results));
@@ -202,47 +222,5 @@ public static class DynaMoeRunner
                 mean.Append(r.Test.MeanExpertsPerToken[l]); std.Append(r.Test.StdExpertsPerToken[l]);
             }
         return new DataFrame(arm, layer, capacity, mean, std);
-    }
-}
-
-/// <summary>Config range checks shared by the DynaMoE experiments.</summary>
-public static class DynaMoeValidation
-{
-    public static IEnumerable<string> Model(DynaMoeModelConfig m, string p)
-    {
-        if (m.Width < 1) yield return $"{p}.width = {m.Width}: expected ≥ 1.";
-        if (m.ExpertHidden < 1) yield return $"{p}.expertHidden = {m.ExpertHidden}: expected ≥ 1.";
-        if (m.Layers < 1) yield return $"{p}.layers = {m.Layers}: expected ≥ 1.";
-        if (m.MinExperts < 1 || m.MinExperts > m.MaxExperts)
-            yield return $"{p}.minExperts = {m.MinExperts}, maxExperts = {m.MaxExperts}: expected 1 ≤ min ≤ max.";
-        if (m.MeanExperts < 1) yield return $"{p}.meanExperts = {m.MeanExperts}: expected ≥ 1.";
-        if (m.TopK < 1 || m.TopK > m.MeanExperts) yield return $"{p}.topK = {m.TopK}: expected 1..meanExperts ({m.MeanExperts}).";
-        if (m.Tau is < 0 or >= 1) yield return $"{p}.tau = {m.Tau}: expected in [0, 1).";
-        if (m.Temperature <= 0) yield return $"{p}.temperature = {m.Temperature}: expected > 0.";
-        if (m.NoiseStd < 0) yield return $"{p}.noiseStd = {m.NoiseStd}: expected ≥ 0.";
-        if (m.TopP is <= 0 or >= 1) yield return $"{p}.topP = {m.TopP}: expected in (0, 1).";
-        if (m.BalanceWeight < 0 || m.EntropyWeight < 0 || m.PercentileBalanceWeight < 0)
-            yield return $"{p}: loss weights must be ≥ 0.";
-    }
-
-    public static IEnumerable<string> Train(DynaMoeTrainConfig t, string p)
-    {
-        if (t.Epochs < 1) yield return $"{p}.epochs = {t.Epochs}: expected ≥ 1.";
-        if (t.BatchSize < 1) yield return $"{p}.batchSize = {t.BatchSize}: expected ≥ 1.";
-        if (t.LearningRate <= 0) yield return $"{p}.learningRate = {t.LearningRate}: expected > 0.";
-        if (t.WeightDecay < 0) yield return $"{p}.weightDecay = {t.WeightDecay}: expected ≥ 0.";
-        if (t.GradientVarianceBatches < 2) yield return $"{p}.gradientVarianceBatches = {t.GradientVarianceBatches}: expected ≥ 2.";
-        if (t.MaxSteps < 0) yield return $"{p}.maxSteps = {t.MaxSteps}: expected ≥ 0 (0 = no limit).";
-        if (t.LogEvery < 1) yield return $"{p}.logEvery = {t.LogEvery}: expected ≥ 1.";
-    }
-
-    public static IEnumerable<string> Arms(DynaMoeArmsConfig a, DynaMoeModelConfig m, string p)
-    {
-        foreach (string s in a.Schedules)
-            if (!CapacitySchedule.ShapeNames.Contains(s)) yield return $"{p}.schedules: '{s}' is not one of {string.Join(", ", CapacitySchedule.ShapeNames)}.";
-        foreach (string s in a.PercentileModes)
-            if (s is not ("batch" or "token")) yield return $"{p}.percentileModes: '{s}' is not one of batch, token.";
-        foreach (string s in a.BudgetModes)
-            if (s is not ("matched" or "published")) yield return $"{p}.budgetModes: '{s}' is not one of matched, published.";
     }
 }

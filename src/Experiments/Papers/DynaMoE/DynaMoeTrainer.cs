@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MoeLab.Experiments.Runtime;
 using MoeLab.Experiments.Training;
 using MoeLab.Models.Networks;
@@ -34,49 +33,11 @@ public sealed record GradientStatistics(double MeanNorm, double Variance, int Ba
     public double RelativeVariance => MeanNorm > 0 ? Variance / (MeanNorm * MeanNorm) : double.NaN;
 }
 
-/// <summary>Training, evaluation and gradient-variance measurement shared by the image and LM
+/// <summary>The DynaMoE loss, evaluation and gradient-variance measurement shared by the image and LM
 /// experiments. Loss = cross-entropy (over classes, or over next tokens) + the network's weighted
-/// auxiliary losses; AdamW (the paper's optimiser).</summary>
+/// auxiliary losses. Training itself runs on the shared <see cref="Trainer"/> (<see cref="DynaMoeTask"/>).</summary>
 public static class DynaMoeTrainer
 {
-    /// <summary>Trains <paramref name="network"/> in place; returns (steps, seconds).</summary>
-    public static (long Steps, double Seconds) Train(nn.Module<Tensor, NetworkOutput> network, DeviceSplit train,
-        DynaMoeTrainConfig config, Random order, RunContext context, string arm)
-    {
-        var optimizer = Optimizers.AdamW(network.parameters(), config.LearningRate, config.WeightDecay);
-        long stepsPerEpoch = (train.Count + config.BatchSize - 1) / config.BatchSize;
-        long total = stepsPerEpoch * config.Epochs;
-        if (config.MaxSteps > 0) total = Math.Min(total, config.MaxSteps);
-        var clock = Stopwatch.StartNew();
-        long step = 0;
-        network.train();
-        for (int epoch = 0; epoch < config.Epochs && step < total; epoch++)
-        {
-            int[] perm = Permutation((int)train.Count, order);
-            for (long b = 0; b < stepsPerEpoch && step < total; b++)
-            {
-                context.Cancellation.ThrowIfCancellationRequested();
-                using var scope = torch.NewDisposeScope();
-                int start = (int)(b * config.BatchSize);
-                int end = Math.Min(start + config.BatchSize, perm.Length);
-                var idx = torch.tensor(perm[start..end].Select(i => (long)i).ToArray(), device: train.Inputs.device); // [batch]
-                var (task, aux) = Loss(network, train.Inputs.index_select(0, idx), train.Targets.index_select(0, idx));
-                var loss = task.add(aux);
-                optimizer.zero_grad();
-                loss.backward();
-                optimizer.step();
-                step++;
-                if (step % config.LogEvery == 0 || step == total)
-                {
-                    double l = task.item<float>();
-                    context.LogMetrics(step, new Dictionary<string, double> { ["train_loss"] = l, ["aux_loss"] = aux.item<float>() }, arm);
-                    context.ReportProgress(arm, step, total, l);
-                }
-            }
-        }
-        return (step, clock.Elapsed.TotalSeconds);
-    }
-
     /// <summary>Task cross-entropy and weighted auxiliary loss of one batch.</summary>
     public static (Tensor Task, Tensor Auxiliary) Loss(nn.Module<Tensor, NetworkOutput> network, Tensor inputs, Tensor targets)
     {
@@ -170,10 +131,4 @@ public static class DynaMoeTrainer
         return (total, total - inactive - excludedFromActive);
     }
 
-    public static int[] Permutation(int n, Random random)
-    {
-        var p = Enumerable.Range(0, n).ToArray();
-        random.Shuffle(p);
-        return p;
-    }
 }

@@ -32,14 +32,21 @@ public sealed class DynaMoeSmokeTests
             if (arm.Kind != ArmKind.Dense)
                 Assert.InRange(v["experts_per_token_mean"], 1.0, arm.ExpertsPerLayer.Max());
         }
-        Assert.True(ctx.SummaryByArm.ContainsKey("selected-schedule"));
-        Assert.Contains(ctx.SummaryByArm["selected-schedule"].Labels["selected_arm"], arms.Select(a => a.Name));
+        Assert.Equal(arms.Count, ctx.SummaryByArm.Count);            // one row per arm: the schedule is chosen across seeds, not per run
         var hist = ctx.Tables["experts_per_token"];
         Assert.True(hist.Rows.Count > 0);
         // every (arm, layer) histogram sums to 1
         var sums = hist.Rows.GroupBy(r => ((string)r[0], (int)r[1])).Select(g => g.Sum(r => (double)r[3]));
         Assert.All(sums, s => Assert.Equal(1.0, s, 6));
         Assert.Contains(ctx.Metrics, m => m.Metric == "train_loss");
+        // train_loss is what the optimiser minimised: the task loss plus the weighted auxiliary loss.
+        foreach (var row in ctx.Metrics.Where(m => m.Metric == "train_loss"))
+        {
+            double task = ctx.Metrics.Single(m => m.Arm == row.Arm && m.Step == row.Step && m.Metric == "task_loss").Value;
+            double aux = ctx.Metrics.Single(m => m.Arm == row.Arm && m.Step == row.Step && m.Metric == "aux_loss").Value;
+            Assert.Equal(task + aux, row.Value, 4);
+        }
+        Assert.Contains(ctx.Metrics, m => m.Metric == "val_accuracy");
         Assert.Single(ctx.Figures);
     }
 
@@ -55,7 +62,7 @@ public sealed class DynaMoeSmokeTests
         experiment.Run(config, a);
         var b = new InMemoryRunContext("dynamoe", "smoke", 5);
         experiment.Run(config, b);
-        foreach (string arm in a.SummaryByArm.Keys.Where(k => k != "selected-schedule"))
+        foreach (string arm in a.SummaryByArm.Keys)
         {
             Assert.Equal(a.SummaryByArm[arm].Values["test_loss"], b.SummaryByArm[arm].Values["test_loss"]);
             Assert.Equal(a.SummaryByArm[arm].Values["grad_var_final"], b.SummaryByArm[arm].Values["grad_var_final"]);
@@ -89,18 +96,23 @@ public sealed class DynaMoeSmokeTests
     }
 
     [Fact]
-    public void ValidateNamesBadKeys()
+    public void BadKeysAreRefusedNamingKeyValueAndWhatIsAllowed()
     {
         var experiment = new DynaMoeImagesExperiment();
-        var bad = experiment.TypedPresets["smoke"] with
-        {
-            Dataset = "imagenet",
-            Model = new DynaMoeModelConfig { Tau = 1.5 },
-            Arms = new DynaMoeArmsConfig { Schedules = ["zigzag"] },
-        };
-        var problems = experiment.Validate(bad);
-        Assert.Contains(problems, p => p.StartsWith("dataset = 'imagenet'"));
-        Assert.Contains(problems, p => p.StartsWith("model.tau = 1.5"));
-        Assert.Contains(problems, p => p.Contains("'zigzag'"));
+        var e = Assert.Throws<ConfigException>(() => ConfigBinder.Resolve(experiment, "smoke",
+            sets: ["dataset=imagenet", "model.tau=1.5", "arms.schedules=[zigzag,descending]", "model.topK=9", "train.batchSize=0"]));
+        Assert.Contains(e.Problems, p => p.Contains("'dataset' = 'imagenet'") && p.Contains("fashion-mnist"));
+        Assert.Contains(e.Problems, p => p.Contains("'model.tau' = 1.5") && p.Contains("< 1"));
+        Assert.Contains(e.Problems, p => p.Contains("'arms.schedules' = [\"zigzag\", \"descending\"]") && p.Contains("uniform, descending"));
+        Assert.Contains(e.Problems, p => p.Contains("'model.topK' = 9") && p.Contains("meanExperts"));
+        Assert.Contains(e.Problems, p => p.Contains("'train.batchSize' = 0"));
+    }
+
+    [Fact]
+    public void AllowedScheduleNamesAreTheCapacityScheduleShapes()
+    {
+        var attribute = typeof(DynaMoeArmsConfig).GetProperty(nameof(DynaMoeArmsConfig.Schedules))!
+            .GetCustomAttributes(typeof(EachOfAttribute), false).Cast<EachOfAttribute>().Single();
+        Assert.Equal(MoeLab.Models.Schedules.CapacitySchedule.ShapeNames.Order(), attribute.Allowed.Order());
     }
 }
