@@ -37,10 +37,14 @@ public sealed class BpeCorpus
     public static Tokenizer Gpt2Tokenizer => Gpt2.Value;
 
     /// <summary>Builds the corpus: a seeded shuffle of <paramref name="documents"/>, the first
-    /// <paramref name="documentCount"/> kept, split by document (fractions of documents).</summary>
+    /// <paramref name="documentCount"/> kept, split by document (fractions of documents).
+    /// <paramref name="maxVocabulary"/> (optional) caps the compact vocabulary: only the
+    /// maxVocabulary − 1 most frequent training ids (ties: lower GPT-2 id first) keep an id, all others
+    /// become &lt;unk&gt; in every split (small models whose logits would otherwise dominate their compute).</summary>
     public static BpeCorpus Build(IReadOnlyList<string> documents, int documentCount, int sequenceLength,
-        double validationFraction, double testFraction, long seed)
+        double validationFraction, double testFraction, long seed, int? maxVocabulary = null)
     {
+        if (maxVocabulary is < 2) throw new ArgumentOutOfRangeException(nameof(maxVocabulary), $"vocabulary cap {maxVocabulary} must be ≥ 2 (one id plus <unk>).");
         if (sequenceLength < 1) throw new ArgumentOutOfRangeException(nameof(sequenceLength), $"sequence length {sequenceLength} must be ≥ 1.");
         if (validationFraction <= 0 || testFraction <= 0 || validationFraction + testFraction >= 1)
             throw new ArgumentException($"validation ({validationFraction}) and test ({testFraction}) fractions must be > 0 and sum below 1.");
@@ -61,7 +65,9 @@ public sealed class BpeCorpus
         var train = Encode(order[..nTrain]);
         var val = Encode(order[nTrain..(nTrain + nVal)]);
         var test = Encode(order[(nTrain + nVal)..]);
-        var vocab = train.Distinct().OrderBy(i => i).ToList();
+        var vocab = maxVocabulary is int cap
+            ? train.GroupBy(i => i).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).Take(cap - 1).Select(g => g.Key).OrderBy(i => i).ToList()
+            : train.Distinct().OrderBy(i => i).ToList();
         var index = new Dictionary<int, int>(vocab.Count);
         for (int i = 0; i < vocab.Count; i++) index[vocab[i]] = i;
         int unk = vocab.Count;

@@ -1,0 +1,262 @@
+using System.Globalization;
+using Microsoft.Data.Analysis;
+using MoeLab.Experiments.Runtime;
+using MoeLab.Metrics.Fitting;
+using MoeLab.Metrics.ScalingLaws;
+using MoeLab.Metrics.Statistics;
+
+namespace MoeLab.Experiments.Papers.EfficiencyLeverage;
+
+/// <summary>One trained arm: what the fits need (a summary row of the run).</summary>
+public sealed record ElArmResult(string Name, string Family, string Kind, string MoeArm, int Budget, int Width, int SeedIndex, double Lr,
+    double ValLoss, double Compute, double ActivationRatio, double Granularity, int Experts, int ActiveExperts, double Seconds);
+
+/// <summary>A claim of the paper and what our runs say about it.</summary>
+public sealed record ElClaim(string Claim, string Paper, string Ours, string Verdict);
+
+/// <summary>Everything fitted from one grid.</summary>
+public sealed record ElAnalysis(
+    IReadOnlyList<ElArmResult> Arms,
+    PowerLawFit DenseFit,
+    IReadOnlyList<(string Arm, PowerLawFit Fit)> FamilyFits,
+    IReadOnlyList<(ElArmResult Run, double Leverage, double PaperLaw)> Measured,
+    LeverageLawFit? LawFit,
+    string? LawFitProblem,
+    IReadOnlyList<ElClaim> Claims)
+{
+    public string Headline()
+    {
+        var el = Measured.Select(m => m.Leverage).ToList();
+        return $"dense L(C) = {DenseFit.Alpha:G4}·C^-{DenseFit.Beta:G4} (β ± {DenseFit.BetaError:G2}, bootstrap); measured EL of {el.Count} MoE runs: " +
+               (el.Count == 0 ? "none" : $"{el.Min():F3} … {el.Max():F3} (median {SampleStatistics.Median(el):F3})") +
+               (LawFit is null ? $"; unified law not fitted ({LawFitProblem})" : $"; fitted law G* = {SafeOptimum(LawFit.Law)}");
+    }
+
+    internal static string SafeOptimum(EfficiencyLeverageLaw law) =>
+        law.Gamma > 0 ? law.OptimalGranularity().ToString("G3", CultureInfo.InvariantCulture) : "none (γ ≤ 0: no interior optimum)";
+}
+
+/// <summary>The fits of the efficiency-leverage reproduction on measured runs: dense L(C) = α·C^−β (Huber +
+/// BFGS on log loss, δ = 1e-3, bootstrap over runs), each run's measured EL = C_dense(L_run)/C_run from the
+/// inverted dense law, a loss law per MoE arm, and the unified law's form fitted to the measured EL points
+/// (EL ≥ 6 held out as the paper does; A_max fixed at +∞ because our A ≤ 1/2 cannot identify it; log10 C,
+/// log2 G; Huber δ = 0.05 on ln EL). Nothing here generates a measurement from a law.</summary>
+public static class EfficiencyLeverageAnalysis
+{
+    public const double HoldOutLeverage = 6;
+
+    public static ElAnalysis Analyze(IReadOnlyList<ElArmResult> arms, long seed = 0, int bootstrap = 200)
+    {
+        var grid = arms.Where(a => a.Kind == "grid").ToList();
+        var dense = grid.Where(a => a.Family == "dense").ToList();
+        if (dense.Select(a => a.Compute).Distinct().Count() < 2)
+            throw new InvalidOperationException($"efficiency-leverage analysis: {dense.Count} dense grid run(s) at fewer than 2 compute budgets; the dense law needs 2.");
+        var lossOptions = new HuberFitOptions { Delta = 1e-3, BootstrapSamples = bootstrap, Seed = (int)(seed % int.MaxValue) };
+        var denseFit = ScalingLawFitter.FitLossLaw(dense.Select(a => a.Compute).ToList(), dense.Select(a => a.ValLoss).ToList(), lossOptions);
+
+        var family = new List<(string, PowerLawFit)>();
+        foreach (var g in grid.Where(a => a.Family == "moe").GroupBy(a => a.MoeArm))
+            if (g.Select(a => a.Compute).Distinct().Count() >= 2)
+                family.Add((g.Key, ScalingLawFitter.FitLossLaw(g.Select(a => a.Compute).ToList(), g.Select(a => a.ValLoss).ToList(), lossOptions)));
+
+        var law = EfficiencyLeverageLaw.PaperTable2;
+        var measured = grid.Where(a => a.Family == "moe")
+            .Select(a => (a, LeverageFromLosses.Measured(denseFit.Law, a.ValLoss, a.Compute), law.Leverage(a.ActivationRatio, a.Granularity, a.Compute)))
+            .ToList();
+
+        LeverageLawFit? lawFit = null;
+        string? problem = null;
+        var points = measured.Where(m => m.Item2 < HoldOutLeverage)
+            .Select(m => new LeveragePoint(m.a.ActivationRatio, m.a.Granularity, m.a.Compute, m.Item2)).ToList();
+        var fixedCoefficients = new Dictionary<string, double> { ["A_max"] = double.PositiveInfinity };
+        int distinct = points.Select(p => (p.ActivationRatio, p.Granularity, p.Compute)).Distinct().Count();
+        if (distinct < 6) problem = $"{distinct} distinct (A, G, C) points for 5 free coefficients";
+        else
+        {
+            try
+            {
+                lawFit = ScalingLawFitter.FitLeverageLaw(points, fixedCoefficients: fixedCoefficients,
+                    options: new HuberFitOptions { Delta = 0.05, BootstrapSamples = Math.Min(bootstrap, 50), Seed = (int)(seed % int.MaxValue) });
+            }
+            catch (InvalidOperationException e) { problem = e.Message; }
+        }
+        return new ElAnalysis(arms, denseFit, family, measured, lawFit, problem, Claims(grid, measured, lawFit));
+    }
+
+    private static List<ElClaim> Claims(List<ElArmResult> grid, List<(ElArmResult a, double el, double paper)> measured, LeverageLawFit? fit)
+    {
+        var claims = new List<ElClaim>();
+        // 1. At fixed E_a (and G), more experts (lower A) → lower loss.
+        var byBudget = grid.Where(a => a.Family == "moe").GroupBy(a => (a.Budget, a.Granularity));
+        int comparisons = 0, holds = 0;
+        var detail = new List<string>();
+        foreach (var g in byBudget.OrderBy(g => g.Key.Budget))
+        {
+            var means = g.GroupBy(a => a.Experts).OrderBy(e => e.Key).Select(e => (E: e.Key, Loss: e.Average(a => a.ValLoss))).ToList();
+            if (means.Count < 2) continue;
+            for (int i = 1; i < means.Count; i++) { comparisons++; if (means[i].Loss < means[i - 1].Loss) holds++; }
+            detail.Add($"d{g.First().Width} G{g.Key.Granularity}: " + string.Join(" → ", means.Select(m => $"E{m.E} {m.Loss:F3}")));
+        }
+        claims.Add(new ElClaim("Loss falls as the number of experts E grows at fixed active experts E_a",
+            "yes (activation-ratio sweeps, §3)", comparisons == 0 ? "no comparison in this grid" : $"{holds} of {comparisons} steps down; " + string.Join("; ", detail),
+            comparisons == 0 ? "not tested" : holds == comparisons ? "holds" : holds * 2 > comparisons ? "mostly holds" : "does not hold"));
+
+        // 2. Optimal granularity.
+        var atQuarter = measured.Where(m => Math.Abs(m.a.ActivationRatio - 0.25) < 1e-9).GroupBy(m => m.a.Granularity)
+            .Select(g => (G: g.Key, El: g.Average(m => m.el))).OrderBy(x => x.G).ToList();
+        string gOurs = atQuarter.Count < 2 ? "fewer than 2 granularities at A = 1/4"
+            : $"mean EL at A = 1/4: {string.Join(", ", atQuarter.Select(x => $"G{x.G} {x.El:F3}"))}; best G {atQuarter.MaxBy(x => x.El).G}" +
+              (fit is null ? "" : $"; fitted law's G* {ElAnalysis.SafeOptimum(fit.Law)}");
+        claims.Add(new ElClaim("Optimal granularity G* lies between 8 and 12", "G* ≈ 12 (Table 2 law: 11.3 with log2 G)", gOurs,
+            atQuarter.Count < 3 ? "not tested" : $"tested only G ≤ {atQuarter.Max(x => x.G)}: " + (atQuarter.MaxBy(x => x.El).G == atQuarter.Max(x => x.G) ? "EL still rising at our largest G (consistent, not a confirmation)" : $"our optimum is G {atQuarter.MaxBy(x => x.El).G} (below 8)")));
+
+        // 3. EL rises with compute.
+        var perBudget = measured.GroupBy(m => m.a.Budget).OrderBy(g => g.Key).Select(g => (B: g.Key, C: g.Average(m => m.a.Compute), El: SampleStatistics.Median(g.Select(m => m.el)))).ToList();
+        bool rising = perBudget.Count >= 2 && perBudget.Zip(perBudget.Skip(1), (x, y) => y.El > x.El).All(b => b);
+        claims.Add(new ElClaim("EL rises with compute", "yes (d < 0 in α = a + d·log C)",
+            string.Join(", ", perBudget.Select(x => $"C≈{x.C:E1}: median EL {x.El:F3}")) + (fit is null ? "" : $"; fitted d = {fit.Law.D:G3}"),
+            perBudget.Count < 2 ? "not tested" : rising ? "holds" : "does not hold"));
+
+        // 4. EL < 1 at very small compute (the law's own prediction at our scale).
+        double medianEl = measured.Count == 0 ? double.NaN : SampleStatistics.Median(measured.Select(m => m.el));
+        double medianPaper = measured.Count == 0 ? double.NaN : SampleStatistics.Median(measured.Select(m => m.paper));
+        var gaps = measured.Select(m => grid.FirstOrDefault(r => r.Family == "dense" && r.Budget == m.a.Budget && r.SeedIndex == m.a.SeedIndex) is ElArmResult d
+            ? d.ValLoss - m.a.ValLoss : double.NaN).Where(double.IsFinite).ToList();
+        int better = gaps.Count(g => g > 0);
+        claims.Add(new ElClaim("At very small compute the law predicts EL < 1", "EL < 1 below ≈1e14 FLOPs (Table 2 law)",
+            $"median measured EL {medianEl:F3}; law-free: {better} of {gaps.Count} MoE runs reach a lower loss than the dense run of the same budget and seed; " +
+            $"the Table 2 law at our points: median {medianPaper:F3}",
+            double.IsNaN(medianEl) ? "not tested" : medianEl < 1 ? "holds (our MoE runs are less compute-efficient than dense)"
+                : "does not hold (our MoE runs beat dense at this scale)"));
+
+        claims.Add(new ElClaim("EL over 7 at the Ling-mini-beta point (A ≈ 3.1 %, G 12, C 1e22)", "7× (Ling-mini-beta vs a 6.1 B dense model)",
+            "law only: " + EfficiencyLeverageLaw.PaperTable2.Leverage(0.03125, 12, 1e22).ToString("F2", CultureInfo.InvariantCulture), "not testable on CPU"));
+        return claims;
+    }
+
+    /// <summary>G* and EL at the Ling-mini-beta point under every log-base reading of Table 2 (computed).</summary>
+    public static DataFrame LawUnderBases()
+    {
+        var rows = new List<(string c, string g, double star, double el, double breakEven)>();
+        foreach (LogBase c in Enum.GetValues<LogBase>())
+            foreach (LogBase g in Enum.GetValues<LogBase>())
+            {
+                var law = EfficiencyLeverageLaw.PaperTable2.WithBases(c, g);
+                rows.Add((c.Symbol(), g.Symbol(), law.OptimalGranularity(), law.Leverage(0.03125, 12, 1e22), law.BreakEvenCompute(12)));
+            }
+        return new DataFrame(
+            new StringDataFrameColumn("log_C", rows.Select(r => r.c)),
+            new StringDataFrameColumn("log_G", rows.Select(r => r.g)),
+            new PrimitiveDataFrameColumn<double>("G_star", rows.Select(r => r.star)),
+            new PrimitiveDataFrameColumn<double>("EL_ling_mini_beta", rows.Select(r => r.el)),
+            new PrimitiveDataFrameColumn<double>("break_even_compute_G12", rows.Select(r => r.breakEven)));
+    }
+
+    public static DataFrame ArmsTable(ElAnalysis a) => new(
+        new StringDataFrameColumn("arm", a.Arms.Select(r => r.Name)),
+        new StringDataFrameColumn("kind", a.Arms.Select(r => r.Kind)),
+        new StringDataFrameColumn("moe_arm", a.Arms.Select(r => r.MoeArm)),
+        new PrimitiveDataFrameColumn<int>("width", a.Arms.Select(r => r.Width)),
+        new PrimitiveDataFrameColumn<int>("seed_index", a.Arms.Select(r => r.SeedIndex)),
+        new PrimitiveDataFrameColumn<double>("lr", a.Arms.Select(r => r.Lr)),
+        new PrimitiveDataFrameColumn<double>("compute", a.Arms.Select(r => r.Compute)),
+        new PrimitiveDataFrameColumn<double>("val_loss", a.Arms.Select(r => r.ValLoss)),
+        new PrimitiveDataFrameColumn<double>("seconds", a.Arms.Select(r => r.Seconds)));
+
+    public static DataFrame MeasuredTable(ElAnalysis a) => new(
+        new StringDataFrameColumn("arm", a.Measured.Select(m => m.Run.Name)),
+        new StringDataFrameColumn("moe_arm", a.Measured.Select(m => m.Run.MoeArm)),
+        new PrimitiveDataFrameColumn<double>("A", a.Measured.Select(m => m.Run.ActivationRatio)),
+        new PrimitiveDataFrameColumn<double>("G", a.Measured.Select(m => m.Run.Granularity)),
+        new PrimitiveDataFrameColumn<double>("compute", a.Measured.Select(m => m.Run.Compute)),
+        new PrimitiveDataFrameColumn<double>("val_loss", a.Measured.Select(m => m.Run.ValLoss)),
+        new PrimitiveDataFrameColumn<double>("dense_loss_same_budget_seed", a.Measured.Select(m => DenseLoss(a, m.Run))),
+        new PrimitiveDataFrameColumn<double>("EL_measured", a.Measured.Select(m => m.Leverage)),
+        new PrimitiveDataFrameColumn<double>("EL_table2_law", a.Measured.Select(m => m.PaperLaw)));
+
+    /// <summary>The dense grid run's loss at the same budget and seed (NaN when there is none): the direct,
+    /// law-free comparison at equal compute.</summary>
+    public static double DenseLoss(ElAnalysis a, ElArmResult run) =>
+        a.Arms.FirstOrDefault(r => r.Kind == "grid" && r.Family == "dense" && r.Budget == run.Budget && r.SeedIndex == run.SeedIndex)?.ValLoss ?? double.NaN;
+
+    /// <summary>Per MoE arm and budget: mean over seeds of (dense loss − MoE loss) at the same budget and seed,
+    /// with its spread over seeds: a comparison at equal compute that needs no fitted law.</summary>
+    public static DataFrame LossGapTable(ElAnalysis a)
+    {
+        var rows = a.Measured.GroupBy(m => (m.Run.MoeArm, m.Run.Budget)).OrderBy(g => g.Key.MoeArm).ThenBy(g => g.Key.Budget)
+            .Select(g => (g.Key.MoeArm, g.First().Run.Width, g.First().Run.ActivationRatio, g.First().Run.Granularity,
+                Gaps: g.Select(m => DenseLoss(a, m.Run) - m.Run.ValLoss).ToList())).ToList();
+        return new DataFrame(
+            new StringDataFrameColumn("moe_arm", rows.Select(r => r.MoeArm)),
+            new PrimitiveDataFrameColumn<int>("width", rows.Select(r => r.Width)),
+            new PrimitiveDataFrameColumn<double>("A", rows.Select(r => r.ActivationRatio)),
+            new PrimitiveDataFrameColumn<double>("G", rows.Select(r => r.Granularity)),
+            new PrimitiveDataFrameColumn<double>("dense_minus_moe_loss_mean", rows.Select(r => SampleStatistics.Mean(r.Gaps))),
+            new PrimitiveDataFrameColumn<double>("dense_minus_moe_loss_std", rows.Select(r => SampleStatistics.Std(r.Gaps))),
+            new PrimitiveDataFrameColumn<int>("seeds", rows.Select(r => r.Gaps.Count)));
+    }
+
+    public static DataFrame LossFitsTable(ElAnalysis a)
+    {
+        var fits = new List<(string, PowerLawFit)> { ("dense", a.DenseFit) };
+        fits.AddRange(a.FamilyFits);
+        double cMax = a.Arms.Max(r => r.Compute);
+        return new DataFrame(
+            new StringDataFrameColumn("family", fits.Select(f => f.Item1)),
+            new PrimitiveDataFrameColumn<double>("alpha", fits.Select(f => f.Item2.Alpha)),
+            new PrimitiveDataFrameColumn<double>("alpha_se", fits.Select(f => f.Item2.AlphaError)),
+            new PrimitiveDataFrameColumn<double>("beta", fits.Select(f => f.Item2.Beta)),
+            new PrimitiveDataFrameColumn<double>("beta_se", fits.Select(f => f.Item2.BetaError)),
+            new PrimitiveDataFrameColumn<double>("beta_lo95", fits.Select(f => f.Item2.Uncertainty?.Lower[1] ?? double.NaN)),
+            new PrimitiveDataFrameColumn<double>("beta_hi95", fits.Select(f => f.Item2.Uncertainty?.Upper[1] ?? double.NaN)),
+            new PrimitiveDataFrameColumn<int>("points", fits.Select(f => f.Item2.Points)),
+            new PrimitiveDataFrameColumn<double>("EL_vs_dense_at_max_C", fits.Select(f => LeverageFromLosses.BetweenLaws(a.DenseFit.Law, f.Item2.Law, cMax))));
+    }
+
+    public static DataFrame LawFitTable(ElAnalysis a)
+    {
+        var paper = EfficiencyLeverageLaw.PaperTable2.ToVector();
+        var ours = a.LawFit?.Law.ToVector();
+        var names = EfficiencyLeverageLaw.CoefficientNames;
+        return new DataFrame(
+            new StringDataFrameColumn("coefficient", names),
+            new PrimitiveDataFrameColumn<double>("paper_table2", paper),
+            new PrimitiveDataFrameColumn<double>("ours", names.Select((n, i) => ours?[i] ?? double.NaN)),
+            new PrimitiveDataFrameColumn<double>("ours_se", names.Select(n => a.LawFit?.Error(n) ?? double.NaN)),
+            new StringDataFrameColumn("note", names.Select(n => a.LawFit is null ? a.LawFitProblem ?? "" : a.LawFit.Free.Contains(n) ? "fitted (bootstrap se)" : "fixed")));
+    }
+
+    public static DataFrame ClaimsTable(ElAnalysis a) => new(
+        new StringDataFrameColumn("claim", a.Claims.Select(c => c.Claim)),
+        new StringDataFrameColumn("paper", a.Claims.Select(c => c.Paper)),
+        new StringDataFrameColumn("ours", a.Claims.Select(c => c.Ours)),
+        new StringDataFrameColumn("verdict", a.Claims.Select(c => c.Verdict)));
+
+    public static void Save(ElAnalysis a, RunContext ctx)
+    {
+        ctx.SaveTable("loss_fits", LossFitsTable(a));
+        ctx.SaveTable("measured_leverage", MeasuredTable(a));
+        ctx.SaveTable("loss_gap_vs_dense", LossGapTable(a));
+        ctx.SaveTable("leverage_law_fit", LawFitTable(a));
+        ctx.SaveTable("claims", ClaimsTable(a));
+        ctx.SaveTable("law_under_log_bases", LawUnderBases());
+    }
+
+    /// <summary>Arm results from the summary rows of one or more runs (e.g. the shards of a sweep), as loaded
+    /// by <c>ResultSet.Summaries</c>: one row per arm with the metric and label columns this experiment logs.</summary>
+    public static List<ElArmResult> FromSummaries(DataFrame summaries)
+    {
+        string[] needed = ["arm", "family", "kind", "moe_arm", "val_loss", "compute", "budget", "width", "seed_index", "lr", "activation_ratio", "granularity", "experts", "active_experts", "seconds"];
+        var names = summaries.Columns.Select(c => c.Name).ToHashSet();
+        var missing = needed.Where(n => !names.Contains(n)).ToList();
+        if (missing.Count > 0) throw new ArgumentException($"efficiency-leverage summaries lack column(s) {string.Join(", ", missing)}.");
+        double D(string col, long row) => Convert.ToDouble(summaries[col][row], CultureInfo.InvariantCulture);
+        string S(string col, long row) => summaries[col][row]?.ToString() ?? "";
+        var list = new List<ElArmResult>();
+        for (long r = 0; r < summaries.Rows.Count; r++)
+            list.Add(new ElArmResult(S("arm", r), S("family", r), S("kind", r), S("moe_arm", r), (int)D("budget", r), (int)D("width", r),
+                (int)D("seed_index", r), D("lr", r), D("val_loss", r), D("compute", r), D("activation_ratio", r), D("granularity", r),
+                (int)D("experts", r), (int)D("active_experts", r), D("seconds", r)));
+        return list;
+    }
+}

@@ -1,0 +1,163 @@
+using Microsoft.Data.Analysis;
+using MoeLab.Experiments.Papers.EfficiencyLeverage;
+using MoeLab.Experiments.Runtime;
+using MoeLab.Metrics.ScalingLaws;
+using MoeLab.Models.Transformer;
+
+namespace MoeLab.Experiments.Tests.Papers.EfficiencyLeverage;
+
+[CollectionDefinition(nameof(EfficiencyLeverageTests), DisableParallelization = true)]
+public sealed class EfficiencyLeverageCollection;
+
+[Collection(nameof(EfficiencyLeverageTests))]
+public sealed class EfficiencyLeverageTests
+{
+    private static readonly EfficiencyLeverageExperiment Experiment = new();
+
+    [Fact]
+    public void PresetsAreValid()
+    {
+        foreach (var (name, config) in Experiment.TypedPresets)
+            Assert.True(Experiment.Validate(config).Count == 0, $"{name}: {string.Join("; ", Experiment.Validate(config))}");
+    }
+
+    [Fact]
+    public void BadGridsAreRefusedWithTheKeyAndValue()
+    {
+        var cpu = EfficiencyLeverageExperiment.Cpu;
+        Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { MoeArms = ["G4x16"] } }), p => p.Contains("'grid.moeArms' entry 'G4x16'"));
+        Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { MoeArms = ["G8-E4"] } }), p => p.Contains("E = 4 routed experts but E_a = 8"));
+        Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { Steps = [10, 20] } }), p => p.Contains("'grid.steps'"));
+        Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { Widths = [32, 40, 64] } }), p => p.Contains("'grid.widths' contains 40"));
+        Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { Widths = [32], Steps = [10] } }), p => p.Contains("at least 2 budgets"));
+        Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { Shard = 2, Shards = 2 } }), p => p.Contains("'grid.shard' = 2"));
+    }
+
+    /// <summary>The FLOP count from the model description equals the decoder's own accounting for every arm
+    /// of the cpu grid, and dense and MoE arms of a budget spend the same FFN FLOPs per token.</summary>
+    [Fact]
+    public void FlopCountMatchesTheDecodersOwnAccounting()
+    {
+        var c = EfficiencyLeverageExperiment.Cpu;
+        const int vocabulary = 2048;
+        foreach (var arm in EfficiencyLeverageExperiment.Plan(c).Where(a => !a.Tuning && a.SeedIndex == 0))
+        {
+            using var model = new DecoderLanguageModel(EfficiencyLeverageExperiment.ModelOptions(c, arm, vocabulary));
+            var ours = TransformerFlops.Forward(EfficiencyLeverageExperiment.Describe(c, arm, vocabulary));
+            double decoder = model.Cost(c.Data.SequenceLength).NonEmbedding.ForwardFlopsPerToken;
+            Assert.Equal(decoder, ours.NonEmbeddingForward, 6);
+            double ffn = ours.DenseFeedForward + ours.RoutedExperts + ours.SharedExperts;
+            Assert.Equal(c.Model.Layers * 4.0 * arm.Width * c.Model.FeedForwardRatio * arm.Width, ffn, 6); // GELU: 4·d·d_ff per layer
+        }
+    }
+
+    [Fact]
+    public void PlanTunesFirstThenCoversTheGrid()
+    {
+        var c = EfficiencyLeverageExperiment.Cpu;
+        var plan = EfficiencyLeverageExperiment.Plan(c);
+        int tuning = 2 * c.Grid.LrGrid.Length;
+        Assert.All(plan.Take(tuning), a => Assert.True(a.Tuning));
+        Assert.Equal(c.Grid.Widths.Length * c.Grid.SeedsPerPoint * (1 + c.Grid.MoeArms.Length), plan.Count - tuning);
+        Assert.Equal(plan.Count, plan.Select(a => a.Name).Distinct().Count());
+    }
+
+    [Fact]
+    public void ShardsTogetherCoverTheGridOnce()
+    {
+        var c = EfficiencyLeverageExperiment.Cpu;
+        var plan = EfficiencyLeverageExperiment.Plan(c);
+        var seen = new List<string>();
+        for (int shard = 0; shard < 3; shard++)
+        {
+            var sharded = c with { Grid = c.Grid with { Shards = 3, Shard = shard } };
+            Assert.Empty(Experiment.Validate(sharded));
+            var mine = plan.Where((a, i) => EfficiencyLeverageExperiment.InShard(sharded, a, i)).ToList();
+            Assert.All(plan.Where(a => a.Tuning), a => Assert.Contains(a, mine));
+            seen.AddRange(mine.Where(a => !a.Tuning).Select(a => a.Name));
+        }
+        Assert.Equal(plan.Where(a => !a.Tuning).Select(a => a.Name).Order(), seen.Order());
+    }
+
+    /// <summary>The analysis on made-up arm results (this checks the analysis code, not any measurement):
+    /// MoE losses that the dense law reaches at 4× the compute give a measured EL of exactly 4.</summary>
+    [Fact]
+    public void AnalysisInvertsTheDenseLaw()
+    {
+        double Loss(double c) => 12 * Math.Pow(c, -0.08);
+        var arms = new List<ElArmResult>();
+        int b = 0;
+        foreach (double c in new[] { 1e10, 3e10, 1e11 })
+        {
+            for (int s = 0; s < 2; s++)
+            {
+                arms.Add(new ElArmResult($"dense-{b}-{s}", "dense", "grid", "dense", b, 32, s, 0.01, Loss(c) * (1 + 1e-4 * s), c, 1, double.NaN, 0, 0, 1));
+                arms.Add(new ElArmResult($"moe-{b}-{s}", "moe", "grid", "G2-E8", b, 32, s, 0.01, Loss(4 * c), c, 0.25, 2, 8, 2, 1));
+            }
+            b++;
+        }
+        var a = EfficiencyLeverageAnalysis.Analyze(arms, bootstrap: 20);
+        Assert.Equal(0.08, a.DenseFit.Beta, 3);
+        Assert.All(a.Measured, m => Assert.Equal(4, m.Leverage, 1));
+        Assert.Contains(a.Claims, c => c.Claim.StartsWith("EL over 7") && c.Verdict == "not testable on CPU");
+        Assert.Null(a.LawFit); // 3 distinct points cannot fit 5 coefficients
+        var table = EfficiencyLeverageAnalysis.MeasuredTable(a);
+        Assert.Equal(6, table.Rows.Count);
+    }
+
+    [Fact]
+    public void LawUnderBasesTableIsComputed()
+    {
+        var t = EfficiencyLeverageAnalysis.LawUnderBases();
+        Assert.Equal(9, t.Rows.Count);
+        var row = t.Rows.Single(r => (string)r[0] == "log10" && (string)r[1] == "log2");
+        Assert.InRange((double)row[2], 8, 12);
+        Assert.InRange((double)row[3], 7, 8);
+    }
+
+    [Fact]
+    public void SmokeRunsEndToEndAndItsTablesAgree()
+    {
+        var config = EfficiencyLeverageExperiment.Smoke;
+        var ctx = new InMemoryRunContext("efficiency-leverage", "smoke", 3);
+        Experiment.Run(config, ctx);
+        foreach (var arm in EfficiencyLeverageExperiment.Plan(config))
+        {
+            Assert.True(ctx.SummaryByArm.ContainsKey(arm.Name), $"no summary for {arm.Name}");
+            var v = ctx.SummaryByArm[arm.Name].Values;
+            Assert.InRange(v["val_loss"], 0.5, 20);
+            Assert.True(v["compute"] > 0);
+            Assert.Equal(3 * v["forward_flops_per_token"] * v["tokens"], v["compute"], 6);
+        }
+        var fits = ctx.Tables["loss_fits"];
+        double alpha = (double)fits["alpha"][0], beta = (double)fits["beta"][0];
+        var measured = ctx.Tables["measured_leverage"];
+        Assert.True(measured.Rows.Count > 0);
+        for (long r = 0; r < measured.Rows.Count; r++)
+        {
+            double loss = (double)measured["val_loss"][r], compute = (double)measured["compute"][r];
+            double denseCompute = Math.Pow(loss / alpha, -1 / beta);
+            Assert.Equal(denseCompute / compute, (double)measured["EL_measured"][r], 6);
+        }
+        Assert.True(ctx.Tables.ContainsKey("claims"));
+        Assert.True(ctx.Tables.ContainsKey("leverage_law_fit"));
+    }
+
+    [Fact]
+    public void FromSummariesReadsTheRunsSummaryRows()
+    {
+        var frame = new DataFrame(
+            new StringDataFrameColumn("arm", ["dense-d32-s0"]), new StringDataFrameColumn("family", ["dense"]),
+            new StringDataFrameColumn("kind", ["grid"]), new StringDataFrameColumn("moe_arm", ["dense"]),
+            new PrimitiveDataFrameColumn<double>("val_loss", [5.5]), new PrimitiveDataFrameColumn<double>("compute", [2e10]),
+            new PrimitiveDataFrameColumn<double>("budget", [0]), new PrimitiveDataFrameColumn<double>("width", [32]),
+            new PrimitiveDataFrameColumn<double>("seed_index", [1]), new PrimitiveDataFrameColumn<double>("lr", [0.01]),
+            new PrimitiveDataFrameColumn<double>("activation_ratio", [1]), new PrimitiveDataFrameColumn<double>("granularity", [double.NaN]),
+            new PrimitiveDataFrameColumn<double>("experts", [0]), new PrimitiveDataFrameColumn<double>("active_experts", [0]),
+            new PrimitiveDataFrameColumn<double>("seconds", [3]));
+        var arms = EfficiencyLeverageAnalysis.FromSummaries(frame);
+        Assert.Equal(new ElArmResult("dense-d32-s0", "dense", "grid", "dense", 0, 32, 1, 0.01, 5.5, 2e10, 1, double.NaN, 0, 0, 3), arms.Single());
+        frame.Columns.Remove("compute");
+        Assert.Contains("compute", Assert.Throws<ArgumentException>(() => EfficiencyLeverageAnalysis.FromSummaries(frame)).Message);
+    }
+}
