@@ -32,7 +32,7 @@ public sealed class JupyterKernel : IDisposable
     readonly RouterSocket shell = new(), control = new(), stdin = new();
     readonly PublisherSocket iopub = new();
     readonly ResponseSocket heartbeat = new();
-    readonly BlockingCollection<JupyterMessage> iopubQueue = new();
+    readonly BlockingCollection<object> iopubQueue = new(); // messages, and flush barriers
     readonly object stdinGate = new();
     readonly CancellationTokenSource stopping = new();
     readonly TimeSpan interruptGrace;
@@ -139,7 +139,11 @@ public sealed class JupyterKernel : IDisposable
         socket.SendMultipartMessage(frames);
     }
 
-    void Publish(JupyterMessage message) => iopubQueue.Add(message);
+    void Publish(JupyterMessage message)
+    {
+        try { iopubQueue.Add(message); }
+        catch (InvalidOperationException) { } // shutting down: iopub is closed
+    }
 
     void PublishChild(string type, JsonObject content, JupyterMessage parent)
     {
@@ -153,7 +157,22 @@ public sealed class JupyterKernel : IDisposable
 
     void IopubLoop()
     {
-        foreach (var message in iopubQueue.GetConsumingEnumerable()) Send(iopub, message);
+        foreach (var item in iopubQueue.GetConsumingEnumerable())
+        {
+            if (item is JupyterMessage message) Send(iopub, message);
+            else if (item is ManualResetEventSlim barrier) barrier.Set();
+        }
+    }
+
+    /// <summary>Waits until everything published so far has been handed to the iopub socket, so a
+    /// reply on shell never overtakes the outputs of its request (clients read the reply first and
+    /// then expect the outputs to be there).</summary>
+    void FlushIopub()
+    {
+        using var barrier = new ManualResetEventSlim();
+        try { iopubQueue.Add(barrier); }
+        catch (InvalidOperationException) { return; } // shutting down
+        barrier.Wait(TimeSpan.FromSeconds(30));
     }
 
     void HeartbeatLoop()
@@ -200,8 +219,11 @@ public sealed class JupyterKernel : IDisposable
         stopping.Cancel();
     }
 
-    void Reply(NetMQSocket socket, JupyterMessage request, string type, JsonObject content) =>
+    void Reply(NetMQSocket socket, JupyterMessage request, string type, JsonObject content)
+    {
+        FlushIopub();
         Send(socket, JupyterMessage.Create(type, content, sessionId, request));
+    }
 
     void ShellLoop()
     {
@@ -285,6 +307,11 @@ public sealed class JupyterKernel : IDisposable
         if (storeHistory) executionCount++;
         int count = executionCount;
         if (!silent) PublishChild("execute_input", new JsonObject { ["code"] = code, ["execution_count"] = count }, request);
+        if (HelpTarget(code) is { } target)
+        {
+            Help(request, target, count);
+            return;
+        }
 
         bool live = true;
         var outputs = new CellOutputs
@@ -297,9 +324,14 @@ public sealed class JupyterKernel : IDisposable
         void Displayed(DisplayEvent e)
         {
             if (!live || silent) return;
-            var content = Bundle(e.Output);
+            if (e.Kind == DisplayEventKind.Clear)
+            {
+                PublishChild("clear_output", new JsonObject { ["wait"] = e.Wait }, request);
+                return;
+            }
+            var content = Bundle(e.Output!);
             content["transient"] = new JsonObject { ["display_id"] = e.DisplayId };
-            PublishChild(e.IsUpdate ? "update_display_data" : "display_data", content, request);
+            PublishChild(e.Kind == DisplayEventKind.Update ? "update_display_data" : "display_data", content, request);
         }
 
         using var cancel = new CancellationTokenSource();
@@ -354,6 +386,37 @@ public sealed class JupyterKernel : IDisposable
         if (result.Status == CellStatus.Abandoned)
             log.WriteLine($"moelab kernel: cell {count} ignored the interrupt and was abandoned (still running in the background)");
         if (stopOnError) AbortQueued();
+    }
+
+    /// <summary>IPython's help syntax: a cell that is only <c>expression?</c> (not <c>??</c>, which is no
+    /// complete C# either) asks for what <c>expression</c> is, shown in the front end's pager.</summary>
+    internal static string? HelpTarget(string code)
+    {
+        string t = code.Trim();
+        if (t.Length < 2 || !t.EndsWith('?') || t.EndsWith("??", StringComparison.Ordinal) || t.Contains('\n')) return null;
+        string target = t[..^1].TrimEnd();
+        return target.Length > 0 && (char.IsLetter(target[0]) || target[0] == '_') && target.All(ch => char.IsLetterOrDigit(ch) || ch is '_' or '.' or '<' or '>' or ',' or ' ')
+            ? target : null;
+    }
+
+    void Help(JupyterMessage request, string target, int count)
+    {
+        string? text = notebook.Inspect(target, target.Length);
+        if (text is null)
+        {
+            string message = $"'{target}' does not name anything in scope";
+            PublishChild("error", new JsonObject { ["ename"] = "NotFound", ["evalue"] = message, ["traceback"] = new JsonArray(message) }, request);
+            Reply(shell, request, "execute_reply", new JsonObject
+            {
+                ["status"] = "error", ["execution_count"] = count, ["ename"] = "NotFound", ["evalue"] = message, ["traceback"] = new JsonArray(message),
+            });
+            return;
+        }
+        var page = new JsonObject { ["source"] = "page", ["data"] = new JsonObject { ["text/plain"] = text }, ["start"] = 0 };
+        Reply(shell, request, "execute_reply", new JsonObject
+        {
+            ["status"] = "ok", ["execution_count"] = count, ["user_expressions"] = new JsonObject(), ["payload"] = new JsonArray(page),
+        });
     }
 
     /// <summary>After a failed cell (stop_on_error): execute requests already waiting are answered

@@ -36,14 +36,29 @@ public class NotebookGlobals
         var handle = new DisplayHandle(Guid.NewGuid().ToString("N"), output);
         if (context.Detached) return handle;
         context.Outputs.Add(output);
-        context.Displayed?.Invoke(new DisplayEvent(output, handle.DisplayId, IsUpdate: false));
+        context.Displayed?.Invoke(new DisplayEvent(DisplayEventKind.Display, output, handle.DisplayId));
         return handle;
+    }
+
+    /// <summary>Clears the current cell's outputs so far (Jupyter's clear_output). With
+    /// <paramref name="wait"/>, a live front end clears only when the next output arrives (no flicker
+    /// in progress displays); in a written notebook both read the same.</summary>
+#pragma warning disable IDE1006
+    public void clear_output(bool wait = false)
+#pragma warning restore IDE1006
+    {
+        var context = current.Value ?? throw new InvalidOperationException("clear_output() was called outside a running cell");
+        if (context.Detached) return;
+        context.Outputs.Clear();
+        context.Displayed?.Invoke(new DisplayEvent(DisplayEventKind.Clear, null, null, wait));
     }
 }
 
-/// <summary>One display() output or an update of it, as a kernel publishes it (display_data /
-/// update_display_data with a transient display_id).</summary>
-public sealed record DisplayEvent(NotebookOutput Output, string DisplayId, bool IsUpdate);
+public enum DisplayEventKind { Display, Update, Clear }
+
+/// <summary>A display() output, an update of one (by its display_id), or a clear_output, as a kernel
+/// publishes them (display_data / update_display_data with a transient display_id, clear_output).</summary>
+public sealed record DisplayEvent(DisplayEventKind Kind, NotebookOutput? Output, string? DisplayId, bool Wait = false);
 
 /// <summary>Returned by <c>display()</c>: replaces what that output shows, also from a later cell.</summary>
 public sealed class DisplayHandle
@@ -71,7 +86,7 @@ public sealed class DisplayHandle
         }
         var context = NotebookGlobals.Current;
         if (context is { Detached: false })
-            context.Displayed?.Invoke(new DisplayEvent(fresh, DisplayId, IsUpdate: true));
+            context.Displayed?.Invoke(new DisplayEvent(DisplayEventKind.Update, fresh, DisplayId));
     }
 
     public override string ToString() => $"display {DisplayId}";

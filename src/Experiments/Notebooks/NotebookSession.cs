@@ -326,13 +326,26 @@ public sealed class NotebookSession
             }
             if (candidates.Length == 0) continue;
             var format = SymbolDisplayFormat.CSharpErrorMessageFormat;
-            var lines = candidates.Select(s => $"{Kind(s)} {s.ToDisplayString(format)}").ToList();
+            var lines = candidates.Select(s => $"{Kind(s)} {Signature(s, format)}").ToList();
             if (candidates[0] is IMethodSymbol m && info.Symbol is null && m.ContainingType is { } owner)
-                lines = owner.GetMembers(m.Name).Select(s => $"{Kind(s)} {s.ToDisplayString(format)}").ToList();
+                lines = owner.GetMembers(m.Name).Select(s => $"{Kind(s)} {Signature(s, format)}").ToList();
             return string.Join("\n", lines.Distinct());
         }
         return null;
     }
+
+    /// <summary>A symbol as C# declares it: with its type (variables, properties) or return type (methods).</summary>
+    static string Signature(ISymbol s, SymbolDisplayFormat format) => s switch
+    {
+        IFieldSymbol { ContainingType.IsScriptClass: true } f => $"{f.Type.ToDisplayString(format)} {f.Name}",
+        IFieldSymbol f => $"{f.Type.ToDisplayString(format)} {f.ToDisplayString(format)}",
+        ILocalSymbol l => $"{l.Type.ToDisplayString(format)} {l.Name}",
+        IParameterSymbol p => $"{p.Type.ToDisplayString(format)} {p.Name}",
+        IPropertySymbol p => $"{p.Type.ToDisplayString(format)} {p.ToDisplayString(format)}",
+        IMethodSymbol { MethodKind: MethodKind.Constructor } m => m.ToDisplayString(format),
+        IMethodSymbol m => $"{m.ReturnType.ToDisplayString(format)} {m.ToDisplayString(format)}",
+        _ => s.ToDisplayString(format),
+    };
 
     static string Kind(ISymbol s) => s switch
     {
@@ -354,8 +367,24 @@ public sealed class NotebookSession
     {
         var options = new CSharpParseOptions(kind: SourceCodeKind.Script);
         var tree = CSharpSyntaxTree.ParseText(code, options);
-        if (!SyntaxFactory.IsCompleteSubmission(tree)) return "incomplete";
-        return tree.GetDiagnostics().Any(d => d.Severity == DiagnosticSeverity.Error) ? "invalid" : "complete";
+        var errors = tree.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        if (SyntaxFactory.IsCompleteSubmission(tree)) return errors.Count > 0 ? "invalid" : "complete";
+        // Not complete: more input can complete it unless a bracket already closes one it does not
+        // match (strings and comments are lexed, so brackets inside them do not count).
+        var open = new Stack<SyntaxKind>();
+        foreach (var token in SyntaxFactory.ParseTokens(code))
+        {
+            switch (token.Kind())
+            {
+                case SyntaxKind.OpenParenToken: open.Push(SyntaxKind.CloseParenToken); break;
+                case SyntaxKind.OpenBracketToken: open.Push(SyntaxKind.CloseBracketToken); break;
+                case SyntaxKind.OpenBraceToken: open.Push(SyntaxKind.CloseBraceToken); break;
+                case SyntaxKind.CloseParenToken or SyntaxKind.CloseBracketToken or SyntaxKind.CloseBraceToken:
+                    if (open.Count == 0 || open.Pop() != token.Kind()) return "invalid";
+                    break;
+            }
+        }
+        return "incomplete";
     }
 }
 
