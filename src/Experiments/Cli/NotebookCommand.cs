@@ -12,6 +12,45 @@ public static class NotebookCommand
         var cmd = new Command("notebook", "Run notebooks headlessly; publish the library for notebook front ends.");
         cmd.Subcommands.Add(CreateRun());
         cmd.Subcommands.Add(CreatePublish());
+        cmd.Subcommands.Add(CreateParameterize());
+        return cmd;
+    }
+
+    /// <summary>`notebook parameterize`: only the injection step of `notebook run`, so that a notebook
+    /// front end or another client (nbclient, the MoeLab kernel in CI) runs it with the same values.</summary>
+    static Command CreateParameterize()
+    {
+        var file = new Argument<FileInfo>("notebook") { Description = "The .ipynb file." };
+        var preset = new Option<string?>("--preset") { Description = "Injected as the parameter `preset`." };
+        var parameters = new Option<string[]>("--parameter", "-p")
+        {
+            Description = "key=value injected after the cell tagged `parameters` (repeatable).",
+            DefaultValueFactory = _ => Array.Empty<string>(),
+        };
+        var output = new Option<FileInfo>("--out", "-o") { Description = "Where to write the parameterized notebook.", Required = true };
+        var cmd = new Command("parameterize", "Write a copy of a notebook with parameters injected papermill-style (as `notebook run` does), without running it.");
+        cmd.Arguments.Add(file);
+        foreach (var o in new Option[] { preset, parameters, output }) cmd.Options.Add(o);
+        cmd.SetAction(parse =>
+        {
+            var source = parse.GetValue(file)!;
+            try
+            {
+                var notebook = Notebook.Load(source.FullName);
+                var values = (parse.GetValue(parameters) ?? Array.Empty<string>()).Select(NotebookParameters.ParseAssignment).ToList();
+                if (parse.GetValue(preset) is { } p) values.Add(new("preset", p));
+                NotebookParameters.Inject(notebook, values, w => Console.Error.WriteLine($"{source.Name}: warning: {w}"));
+                string outPath = parse.GetValue(output)!.FullName;
+                notebook.Save(outPath);
+                Console.Error.WriteLine($"wrote {outPath}");
+                return 0;
+            }
+            catch (Exception e) when (e is NotebookFormatException or ArgumentException)
+            {
+                Console.Error.WriteLine($"notebook parameterize: {e.Message}");
+                return 2;
+            }
+        });
         return cmd;
     }
 

@@ -30,6 +30,12 @@ public sealed class CellOutputs
         lock (gate) outputs.Add(output);
     }
 
+    /// <summary>Drops the outputs collected so far (clear_output).</summary>
+    public void Clear()
+    {
+        lock (gate) outputs.Clear();
+    }
+
     public List<NotebookOutput> Snapshot()
     {
         lock (gate) return outputs.ToList();
