@@ -123,7 +123,7 @@ public static class Charts
             legendTitle: LegendTitle(legendTitle, spread), size: size);
         chart = WithLayout(chart, FigureStyle.ShowLegend(lines.Count));
         if (integerX) chart = WithLayout(chart, FigureStyle.IntegerAxis("xaxis", list.SelectMany(s => s.X), xTitle));
-        return yType is "-" or "linear" ? FigureStyle.FitValueAxis(chart, ys, yTitle) : chart;
+        return yType is "-" or "linear" ? FigureStyle.FitValueAxis(chart, ys, yTitle, FigureStyle.Height(size)) : chart;
     }
 
     static string? LegendTitle(string? legendTitle, string? spread) =>
@@ -300,7 +300,7 @@ public static class Charts
         }
         var chart = Style(FromTraces(traces), title, xTitle, yTitle, categoricalX: true, yType: yType, legendTitle: legendTitle, size: size);
         chart = WithLayout(chart, new Dictionary<string, object>(FigureStyle.ShowLegend(traces.Count)) { ["scattermode"] = "group", ["scattergap"] = 0.5 });
-        return yType is "-" or "linear" ? FigureStyle.FitValueAxis(chart, ys, yTitle) : chart;
+        return yType is "-" or "linear" ? FigureStyle.FitValueAxis(chart, ys, yTitle, FigureStyle.Height(size)) : chart;
     }
 
     // ------------------------------------------------------------ heatmaps

@@ -126,6 +126,11 @@ public static class FigureStyle
         return (string.Join("<br>", lines), lines.Count);
     }
 
+    /// <summary>A vertical axis title fitted to <paramref name="lengthPixels"/> (the plot's height): wrapped onto
+    /// a second line, then shortened with "…".</summary>
+    public static string? FitAxisTitle(string? title, double lengthPixels) =>
+        title is null || title.Contains("<br>", StringComparison.Ordinal) ? title : FitTitle(title, Math.Max(120, lengthPixels - 10), FontSize).Text;
+
     /// <summary>An axis in the house style.</summary>
     public static Dictionary<string, object> Axis(string? title, string type = "-", bool categorical = false)
     {
@@ -158,7 +163,7 @@ public static class FigureStyle
         layout.SetProperty("paper_bgcolor", "white");
         layout.SetProperty("plot_bgcolor", "white");
         layout.SetProperty("xaxis", Axis(xTitle, xType, categoricalX));
-        layout.SetProperty("yaxis", Axis(yTitle, yType));
+        layout.SetProperty("yaxis", Axis(FitAxisTitle(yTitle, height - top - 70), yType));
         var legend = new Dictionary<string, object>
         {
             ["bgcolor"] = "rgba(255,255,255,0.9)", ["bordercolor"] = "#ccc", ["borderwidth"] = 1,
@@ -202,12 +207,12 @@ public static class FigureStyle
     /// smallest value is below 35 % of the largest (or the data cross 0); else zoomed to the data with 8 %
     /// padding and <see cref="AxisNote"/> drawn at the top left of the plot, so no reader takes the
     /// axis to start at 0. <paramref name="values"/>: every plotted value, error-bar ends included.</summary>
-    public static GenericChart FitValueAxis(GenericChart chart, IReadOnlyCollection<double> values, string? yTitle)
+    public static GenericChart FitValueAxis(GenericChart chart, IReadOnlyCollection<double> values, string? yTitle, int height = 560)
     {
         var finite = values.Where(double.IsFinite).ToList();
         if (finite.Count == 0) return chart;
         double lo = finite.Min(), hi = finite.Max();
-        var axis = Axis(yTitle);
+        var axis = Axis(FitAxisTitle(yTitle, height - 24 - TitleFontSize * 2.6 - 70));
         var layout = new Layout();
         if (lo > 0 && lo >= 0.35 * hi)
         {

@@ -74,6 +74,10 @@ public static class Rounding
     }
 
     /// <summary>A share (0–1) as a percentage: whole percentages without decimals ("95 %"), others with one ("94.7 %").</summary>
-    public static string Percent(double share) =>
-        double.IsNaN(share) ? HumanNumber.Missing : (100 * share).ToString(share * 100 % 1 == 0 ? "F0" : "F1", CultureInfo.InvariantCulture) + " %";
+    public static string Percent(double share)
+    {
+        if (double.IsNaN(share)) return HumanNumber.Missing;
+        double p = Math.Round(100 * share, 1, MidpointRounding.AwayFromZero);
+        return p.ToString(p % 1 == 0 ? "F0" : "F1", CultureInfo.InvariantCulture) + " %";
+    }
 }

@@ -41,10 +41,10 @@ public static class MoeContinualLearningFigures
 
     /// <summary>The curve figure from plain series (x = round t, mean and sd over <paramref name="repetitions"/>
     /// repetitions). The band's lower edge stops at 0: both errors are squared norms.</summary>
-    public static GenericChart CurveChart(string study, IReadOnlyList<BandSeries> series, string metric, int repetitions)
+    public static GenericChart CurveChart(string study, IReadOnlyList<BandSeries> series, string metric, int repetitions, string titleSuffix = "")
     {
         string spread = repetitions >= 2 ? $"mean ± 1 sd over {repetitions} repetitions" : "1 repetition, no spread";
-        return Charts.LineWithBand(series, $"{StudyTitle(study)}: {metric}", "round t (tasks seen)", $"{metric} (squared-norm error)",
+        return Charts.LineWithBand(series, $"{StudyTitle(study)}: {metric}{titleSuffix}", "round t (tasks seen)", $"{metric} (squared-norm error)",
             spread: spread, legendTitle: study == "termination" ? "arm (Γ = σ0^x)" : "arm (M experts)", integerX: true, lowerBound: 0);
     }
 
@@ -71,8 +71,8 @@ public static class MoeContinualLearningFigures
             return new BarSeries(arm.Arm, categories.Take(shares.Count).ToList(), shares);
         });
         int n = arms[0].Runs.Count;
-        return Charts.Bars(series, $"{StudyTitle(study.Study)}: expert load, sorted per repetition",
-            "expert, ranked by load (#1 = busiest)", $"share of rounds routed (%), mean over {n} repetition{(n == 1 ? "" : "s")}",
+        return Charts.Bars(series, $"{StudyTitle(study.Study)}: expert load, sorted per repetition, mean over {n} repetition{(n == 1 ? "" : "s")}",
+            "expert, ranked by load (#1 = busiest)", "share of rounds routed (%)",
             legendTitle: "arm");
     }
 

@@ -266,7 +266,7 @@ public sealed class MoeContinualLearningReproduction : IPaperReproduction
         }
         if (series.Count == 0) return null;
         int reps = arms.Min(x => x.Repetitions);
-        return MoeContinualLearningFigures.CurveChart(study, series, title + $" (seed {run.Seed})", reps);
+        return MoeContinualLearningFigures.CurveChart(study, series, title, reps, $" (seed {run.Seed})");
     }
 
     /// <summary>Arms of one study in one run, in summary order, with their repetitions.</summary>
