@@ -106,7 +106,7 @@ public static class Charts
                 {
                     ["type"] = "scatter", ["mode"] = "lines", ["x"] = s.X.ToArray(), ["y"] = lower, ["name"] = s.Name + " −sd",
                     ["showlegend"] = false, ["hoverinfo"] = "skip", ["legendgroup"] = s.Name, ["fill"] = "tonexty",
-                    ["fillcolor"] = FigureStyle.Rgba(style.Color, list.Count > 3 ? 0.10 : 0.16),
+                    ["fillcolor"] = FigureStyle.Rgba(style.Color, BandAlpha(list.Count(x => x.Std is not null))),
                     ["line"] = new Dictionary<string, object> { ["width"] = 0, ["color"] = style.Color },
                 });
             }
@@ -125,6 +125,10 @@ public static class Charts
         if (integerX) chart = WithLayout(chart, FigureStyle.IntegerAxis("xaxis", list.SelectMany(s => s.X), xTitle));
         return yType is "-" or "linear" ? FigureStyle.FitValueAxis(chart, ys, yTitle, FigureStyle.Height(size)) : chart;
     }
+
+    /// <summary>Fill opacity of one band: light enough that where all bands overlap the stack stays below ≈ 0.35
+    /// (five bands of 0.10 turn into a muddy brown), never above 0.16.</summary>
+    public static double BandAlpha(int bands) => Math.Round(Math.Min(0.16, 0.35 / Math.Max(1, bands)), 3);
 
     static string? LegendTitle(string? legendTitle, string? spread) =>
         spread is null ? legendTitle : (legendTitle is null ? "band: " + spread : legendTitle + "<br>band: " + spread);

@@ -167,7 +167,7 @@ public static class FigureStyle
         var legend = new Dictionary<string, object>
         {
             ["bgcolor"] = "rgba(255,255,255,0.9)", ["bordercolor"] = "#ccc", ["borderwidth"] = 1,
-            ["font"] = new Dictionary<string, object> { ["size"] = TickFontSize },
+            ["font"] = new Dictionary<string, object> { ["size"] = TickFontSize }, ["tracegroupgap"] = 2,
         };
         if (legendTitle is not null) legend["title"] = new Dictionary<string, object> { ["text"] = legendTitle, ["font"] = new Dictionary<string, object> { ["size"] = TickFontSize } };
         layout.SetProperty("legend", legend);

@@ -93,7 +93,13 @@ public static class MoeContinualLearningFigures
             new TerminationSample(Label(s.Study, a.Arm), a.Runs.Select(r => r.TerminationRound).ToList(),
                 a.Gating.MinimumRoundsBase + a.Gating.MinimumRoundsPerExpert * a.Experts))).ToList());
 
-    static string Label(string study, string arm) => study == "expert-count" ? $"fig. 2 setting, {arm}" : $"figs. 4–5 setting, {arm}";
+    /// <summary>Category label of an arm in cross-study charts, on two lines: "fig. 2 setting&lt;br&gt;M=5".</summary>
+    public static string Label(string study, string arm) => (study == "expert-count" ? "fig. 2 setting" : "figs. 4–5 setting") + LabelSeparator + arm;
+
+    public const string LabelSeparator = "<br>";
+
+    /// <summary>The arm of a <see cref="Label"/> ("M=5").</summary>
+    public static string ArmOfLabel(string label) => label[(label.IndexOf(LabelSeparator, StringComparison.Ordinal) + LabelSeparator.Length)..];
 
     /// <summary>See <see cref="TerminationRounds(IEnumerable{StudyResult})"/>.</summary>
     public static GenericChart TerminationOutcome(IReadOnlyList<TerminationSample> arms)

@@ -185,7 +185,7 @@ public sealed class MoeContinualLearningReproduction : IPaperReproduction
                 if (experts <= 1) continue; // one expert: nothing to route, the gate is irrelevant
                 string prefix = s == "expert-count" ? "expertCount" : "termination";
                 int minimum = ConfigInt(run, $"{prefix}.gating.minimumRoundsBase") + ConfigInt(run, $"{prefix}.gating.minimumRoundsPerExpert") * experts;
-                string key = (s == "expert-count" ? "fig. 2 setting, " : "figs. 4–5 setting, ") + a;
+                string key = MoeContinualLearningFigures.Label(s, a);
                 if (!pooled.TryGetValue(key, out var p)) { pooled[key] = p = (new List<int?>(), minimum, s, a); order.Add(key); }
                 else if (p.Minimum != minimum) throw new ArgumentException($"{key}: runs disagree on the forced minimum round ({p.Minimum} vs {minimum})");
                 double? v = FrameColumns.AsDouble(round[i]);
@@ -212,7 +212,7 @@ public sealed class MoeContinualLearningReproduction : IPaperReproduction
         int later = samples.Sum(s => s.Rounds.Count(r => r > s.MinimumRound));
         double share = atMinimum / (double)total;
         var perArm = samples.Select(s => new Measurement(s.Rounds.Count(r => r == s.MinimumRound) / (double)s.Rounds.Count, null, s.Rounds.Count,
-            "repetitions", s.Arm.Replace("figs. 4–5 setting, ", ""), Unit: "%")).ToList();
+            "repetitions", MoeContinualLearningFigures.ArmOfLabel(s.Arm), Unit: "%")).ToList();
         var verdict = share >= 0.9 ? Verdict.NotReproduced : share >= 0.5 ? Verdict.Partly : Verdict.Reproduced;
         string minimum = string.Join(", ", samples.Select(s => s.MinimumRound).Distinct());
         return new ClaimOutcome(perArm.Prepend(new Measurement(share, null, total, "repetitions", "all arms", Unit: "%")).ToList(), verdict,
@@ -222,7 +222,7 @@ public sealed class MoeContinualLearningReproduction : IPaperReproduction
     static ClaimOutcome MoreExpertsLater(ResultSet runs)
     {
         var samples = TerminationSamples(MainRuns(runs)).Where(s => s.Arm.StartsWith("fig. 2", StringComparison.Ordinal))
-            .Select(s => (M: ExpertsOf(s.Arm.Replace("fig. 2 setting, ", "")), s)).Where(x => x.M > 1).OrderBy(x => x.M).ToList();
+            .Select(s => (M: ExpertsOf(MoeContinualLearningFigures.ArmOfLabel(s.Arm)), s)).Where(x => x.M > 1).OrderBy(x => x.M).ToList();
         if (samples.Count < 2) return ClaimOutcome.NotTested("needs at least two fig. 2 arms with M > 1");
         var measures = samples.Select(x =>
         {
