@@ -122,7 +122,7 @@ public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
                 }
             ctx.SaveFigure("val_loss", MoeLab.Experiments.Plotting.Charts.LineWithBand(
                 new[] { new MoeLab.Experiments.Plotting.BandSeries("validation loss", steps.Select(s => (double)s).ToList(), values) },
-                $"toy-regression: validation loss (seed {ctx.Seed}, one run, no spread)", "step", "validation loss (MSE)",
+                $"toy-regression: validation loss (seed {ctx.Seed})", "step", "validation loss (MSE)",
                 yType: "log", legendTitle: "series", integerX: true, size: MoeLab.Experiments.Plotting.FigureSize.SingleColumn));
         }
         ctx.Log($"done: val_loss {finalValid:G6}, train_loss {finalTrain:G6}");

@@ -156,7 +156,10 @@ public static class FigureStyle
         var layout = new Layout();
         layout.SetProperty("title", new Dictionary<string, object>
         {
-            ["text"] = text, ["x"] = 0.01, ["xanchor"] = "left", ["xref"] = "paper", ["y"] = 1.0 - 10.0 / height, ["yanchor"] = "top",
+            // Container coordinates: the title may use the figure's whole width. plotly.js anchors a
+            // multi-line title's top by its first line only, so the block is moved down by the extra lines.
+            ["text"] = text, ["x"] = 0.01, ["xanchor"] = "left", ["xref"] = "container", ["yref"] = "container",
+            ["y"] = 1.0 - (10.0 + (lines - 1) * TitleFontSize * 1.3) / height, ["yanchor"] = "top",
             ["font"] = new Dictionary<string, object> { ["size"] = TitleFontSize },
         });
         layout.SetProperty("font", new Dictionary<string, object> { ["family"] = FontFamily, ["size"] = FontSize, ["color"] = "#222" });

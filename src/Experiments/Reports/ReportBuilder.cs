@@ -69,7 +69,11 @@ public static class ReportBuilder
             .Append(DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture));
         string reportDir = Path.GetDirectoryName(Path.GetFullPath(outPath)) ?? ".";
         string Rel(string path) => Path.GetRelativePath(reportDir, Path.GetFullPath(path)).Replace('\\', '/');
-        if (source is not null) html.Append(" from <code>").Append(Enc(Rel(source))).Append("</code> (paths are relative to this page)");
+        if (source is not null)
+        {
+            string rel = Rel(source);
+            html.Append(rel == "." ? " from the runs in this page's folder" : " from <code>" + Enc(rel) + "</code>").Append(" (paths are relative to this page)");
+        }
         html.Append(". <span id=\"run-count\">").Append(Enc(set.DescribeRuns())).Append("</span>. Aggregates (mean ± std over seeds) use the ")
             .Append(completed).Append(" completed run(s) only");
         if (notAggregated.Count > 0 || set.Skipped.Count > 0)

@@ -21,7 +21,7 @@ public sealed record Measurement(double Value, double? Spread, int N, string Of 
     {
         string body = Unit == "%"
             ? Rounding.Percent(Value) + (Spread is double s && !double.IsNaN(s) ? " ± " + Rounding.Percent(s) : "")
-            : Rounding.MeanSd(Value, Spread) + (Unit.Length > 0 ? " " + Unit : "");
+            : (Spread is null ? Rounding.Value(Value) : Rounding.MeanSd(Value, Spread)) + (Unit.Length > 0 ? " " + Unit : "");
         string spreadText = Spread is double sp && !double.IsNaN(sp) ? SpreadKind + ", " : "";
         return (Label.Length > 0 ? Label + ": " : "") + body + $" ({spreadText}n = {N} {Of})";
     }
