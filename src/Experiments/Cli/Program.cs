@@ -35,6 +35,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(FiguresCommand.Create());
+        root.Subcommands.Add(TableCommand.Create());
         root.Subcommands.Add(NotebookCommand.Create());
         root.Subcommands.Add(KernelCommand.Create());
         return root;

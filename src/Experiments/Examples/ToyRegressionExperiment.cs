@@ -120,7 +120,10 @@ public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
                     steps.Add(r.Step);
                     values.Add(r.Value);
                 }
-            ctx.SaveFigure("val_loss", Plotly.NET.CSharp.Chart.Line<long, double, string>(x: steps, y: values, Name: "val_loss"));
+            ctx.SaveFigure("val_loss", MoeLab.Experiments.Plotting.Charts.LineWithBand(
+                new[] { new MoeLab.Experiments.Plotting.BandSeries("validation loss", steps.Select(s => (double)s).ToList(), values) },
+                $"toy-regression: validation loss (seed {ctx.Seed})", "step", "validation loss (MSE)",
+                yType: "log", legendTitle: "series", integerX: true, size: MoeLab.Experiments.Plotting.FigureSize.SingleColumn));
         }
         ctx.Log($"done: val_loss {finalValid:G6}, train_loss {finalTrain:G6}");
     }

@@ -14,98 +14,143 @@ public sealed record BandSeries(string Name, IReadOnlyList<double> X, IReadOnlyL
 /// <summary>One bar series: categories, heights and (optional) symmetric error bars.</summary>
 public sealed record BarSeries(string Name, IReadOnlyList<string> Categories, IReadOnlyList<double> Values, IReadOnlyList<double>? Errors = null);
 
-/// <summary>The charts MoE papers draw, with one consistent style: lines with a mean ± std band over
-/// seeds, bars with error bars, heatmaps (expert × task, expert × layer) and histograms (experts per
-/// token). Built with Plotly.NET.CSharp; layout styling through Plotly.NET's layout object.
-/// Every chart is built with <c>UseDefaults: false</c>: Plotly.NET's default template adds ~9 KB of
-/// JSON per figure and makes each serialisation cost ≈ 1 s of CPU here; our own style replaces it.</summary>
+/// <summary>The charts MoE papers draw, in the lab's house style (<see cref="FigureStyle"/>): lines with a
+/// mean ± spread band over seeds, bars and point-ranges with error bars, heatmaps (expert × task,
+/// expert × layer) and histograms (experts per token). Every chart gets a title that fits its width,
+/// axis titles, a legend naming its series (the legend title says what bands and error bars are),
+/// a style per series that never repeats within the figure (<see cref="FigureStyle.Series"/>), and a
+/// visible note when a linear y-axis does not start at 0.
+/// Traces are built as plain Plotly trace objects (no Plotly.NET template: it adds ~9 KB of JSON per
+/// figure and ≈ 1 s of CPU per serialisation here).</summary>
 public static class Charts
 {
-    /// <summary>Series colours (Plotly's default qualitative palette).</summary>
-    public static readonly IReadOnlyList<string> Palette = new[]
-    {
-        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    };
+    /// <summary>Series colours (<see cref="FigureStyle.Palette"/>, Okabe–Ito, colour-blind safe).</summary>
+    public static IReadOnlyList<string> Palette => FigureStyle.Palette;
 
-    public const int DefaultWidth = 900, DefaultHeight = 560;
+    /// <summary>Size of a figure when none is given: <see cref="FigureSize.FullPage"/>.</summary>
+    public static int DefaultWidth => FigureStyle.Width(FigureSize.FullPage);
+    public static int DefaultHeight => FigureStyle.Height(FigureSize.FullPage);
 
-    static string Rgba(string hex, double alpha)
+    /// <summary>Applies the house style (<see cref="FigureStyle"/>): title fitted to the width (wrapped,
+    /// then shortened with "…"), axis titles, white background with a light grid, legend (titled with
+    /// <paramref name="legendTitle"/> when given), margins and size. Axis types "-" (auto), "linear",
+    /// "log" or "category" (<paramref name="categoricalX"/>).</summary>
+    public static GenericChart Style(GenericChart chart, string title, string? xTitle = null, string? yTitle = null,
+        int width = 0, int height = 0, string xType = "-", string yType = "-", bool categoricalX = false,
+        string? legendTitle = null, FigureSize size = FigureSize.FullPage)
     {
-        int r = int.Parse(hex.AsSpan(1, 2), NumberStyles.HexNumber), g = int.Parse(hex.AsSpan(3, 2), NumberStyles.HexNumber), b = int.Parse(hex.AsSpan(5, 2), NumberStyles.HexNumber);
-        return $"rgba({r},{g},{b},{alpha.ToString(CultureInfo.InvariantCulture)})";
+        if (width <= 0) width = FigureStyle.Width(size);
+        if (height <= 0) height = FigureStyle.Height(size);
+        return Chart.withLayout(FigureStyle.Layout(title, xTitle, yTitle, width, height, xType, yType, categoricalX, legendTitle)).Invoke(chart);
     }
 
-    /// <summary>Applies the MoeLab style: title, axis titles, white background with light grid, legend,
-    /// margins and size. Axis types "linear" (default) or "log".</summary>
-    public static GenericChart Style(GenericChart chart, string title, string? xTitle = null, string? yTitle = null,
-        int width = DefaultWidth, int height = DefaultHeight, string xType = "-", string yType = "-", bool categoricalX = false)
+    /// <summary>Adds layout properties (a shallow merge: each given key replaces the chart's).</summary>
+    public static GenericChart WithLayout(GenericChart chart, IReadOnlyDictionary<string, object> properties)
     {
-        Dictionary<string, object> Axis(string? text, string type, bool categorical)
-        {
-            var axis = new Dictionary<string, object>
-            {
-                ["title"] = new Dictionary<string, object> { ["text"] = text ?? "" },
-                ["showgrid"] = true, ["gridcolor"] = "#e5e5e5", ["zeroline"] = false,
-                ["showline"] = true, ["linecolor"] = "#444", ["mirror"] = true, ["ticks"] = "outside", ["automargin"] = true,
-            };
-            if (categorical) axis["type"] = "category";
-            else if (type != "-") axis["type"] = type;
-            return axis;
-        }
         var layout = new Layout();
-        layout.SetProperty("title", new Dictionary<string, object> { ["text"] = title, ["x"] = 0.02, ["xanchor"] = "left" });
-        layout.SetProperty("font", new Dictionary<string, object> { ["family"] = "Helvetica, Arial, sans-serif", ["size"] = 14, ["color"] = "#222" });
-        layout.SetProperty("paper_bgcolor", "white");
-        layout.SetProperty("plot_bgcolor", "white");
-        layout.SetProperty("xaxis", Axis(xTitle, xType, categoricalX));
-        layout.SetProperty("yaxis", Axis(yTitle, yType, false));
-        layout.SetProperty("legend", new Dictionary<string, object> { ["bgcolor"] = "rgba(255,255,255,0.8)", ["bordercolor"] = "#ccc", ["borderwidth"] = 1 });
-        layout.SetProperty("margin", new Dictionary<string, object> { ["l"] = 70, ["r"] = 30, ["t"] = 60, ["b"] = 60 });
-        layout.SetProperty("width", width);
-        layout.SetProperty("height", height);
+        foreach (var (k, v) in properties) layout.SetProperty(k, v);
         return Chart.withLayout(layout).Invoke(chart);
+    }
+
+    /// <summary>A chart of raw Plotly traces (each a dictionary of trace attributes).</summary>
+    public static GenericChart FromTraces(IEnumerable<IReadOnlyDictionary<string, object>> traces)
+    {
+        var charts = traces.Select(t =>
+        {
+            var trace = new Trace((string)t["type"]);
+            foreach (var (k, v) in t) if (k != "type") trace.SetProperty(k, v);
+            return GenericChart.ofTraceObject(false, trace);
+        }).ToList();
+        if (charts.Count == 0) throw new ArgumentException("no traces to plot");
+        return charts.Count == 1 ? charts[0] : CSharpChart.Combine(charts);
     }
 
     // ------------------------------------------------------------ lines with bands
 
-    /// <summary>Lines of the mean with a shaded mean ± std band (no band where std is missing/NaN or
-    /// when a series has no std).</summary>
-    public static GenericChart LineWithBand(IEnumerable<BandSeries> series, string title, string xTitle, string yTitle, string yType = "-")
+    /// <summary>Lines of the mean with a shaded spread band (no band where the spread is missing/NaN or
+    /// when a series has none). All bands are drawn first, light, and all lines on top with their own
+    /// colour/dash, so overlapping bands stay readable. <paramref name="spread"/> says what the band is
+    /// ("± 1 sd over 3 seeds"); it goes into the legend title. <paramref name="lowerBound"/> clips the band's
+    /// lower edge (e.g. 0 for an error that cannot be negative). A linear y-axis whose data stay well
+    /// above 0 is zoomed to the data with a visible note (<see cref="FigureStyle.AxisNote"/>).</summary>
+    public static GenericChart LineWithBand(IEnumerable<BandSeries> series, string title, string xTitle, string yTitle, string yType = "-",
+        string? spread = null, string? legendTitle = null, bool integerX = false, FigureSize size = FigureSize.FullPage, double? lowerBound = null)
     {
-        var parts = new List<GenericChart>();
-        int i = 0;
-        foreach (var s in series)
+        var list = series.ToList();
+        var bands = new List<IReadOnlyDictionary<string, object>>();
+        var lines = new List<IReadOnlyDictionary<string, object>>();
+        var ys = new List<double>();
+        for (int i = 0; i < list.Count; i++)
         {
+            var s = list[i];
             if (s.X.Count != s.Mean.Count || (s.Std is not null && s.Std.Count != s.Mean.Count))
                 throw new ArgumentException($"series '{s.Name}': x, mean and std must have the same length ({s.X.Count}, {s.Mean.Count}, {s.Std?.Count})");
-            string color = Palette[i++ % Palette.Count];
+            var style = FigureStyle.Series(i);
+            ys.AddRange(s.Mean.Where(double.IsFinite));
             if (s.Std is not null && s.Std.Any(v => !double.IsNaN(v)))
             {
                 var std = s.Std.Select(v => double.IsNaN(v) ? 0 : v).ToArray();
                 var upper = s.Mean.Zip(std, (m, d) => m + d).ToArray();
                 var lower = s.Mean.Zip(std, (m, d) => m - d).ToArray();
-                parts.Add(CSharpExt.WithTraceInfo(CSharpChart.Line<double, double, string>(x: s.X, y: upper, Name: s.Name + " +std", ShowLegend: false,
-                    LineColor: Color.fromString(color), LineWidth: 0.0, UseDefaults: false), LegendGroup: s.Name));
-                parts.Add(CSharpExt.WithTraceInfo(CSharpChart.Line<double, double, string>(x: s.X, y: lower, Name: s.Name + " −std", ShowLegend: false,
-                    LineColor: Color.fromString(color), LineWidth: 0.0, Fill: StyleParam.Fill.ToNext_y,
-                    FillColor: Color.fromString(Rgba(color, 0.2)), UseDefaults: false), LegendGroup: s.Name));
+                if (lowerBound is double floor) lower = lower.Select(l => Math.Max(floor, l)).ToArray();
+                if (yType == "log") lower = lower.Zip(s.Mean, (l, m) => l > 0 ? l : m / 10).ToArray(); // a log axis cannot show ≤ 0
+                ys.AddRange(upper.Where(double.IsFinite));
+                ys.AddRange(lower.Where(double.IsFinite));
+                bands.Add(new Dictionary<string, object>
+                {
+                    ["type"] = "scatter", ["mode"] = "lines", ["x"] = s.X.ToArray(), ["y"] = upper, ["name"] = s.Name + " +sd",
+                    ["showlegend"] = false, ["hoverinfo"] = "skip", ["legendgroup"] = s.Name,
+                    ["line"] = new Dictionary<string, object> { ["width"] = 0, ["color"] = style.Color },
+                });
+                bands.Add(new Dictionary<string, object>
+                {
+                    ["type"] = "scatter", ["mode"] = "lines", ["x"] = s.X.ToArray(), ["y"] = lower, ["name"] = s.Name + " −sd",
+                    ["showlegend"] = false, ["hoverinfo"] = "skip", ["legendgroup"] = s.Name, ["fill"] = "tonexty",
+                    ["fillcolor"] = FigureStyle.Rgba(style.Color, BandAlpha(list.Count(x => x.Std is not null))),
+                    ["line"] = new Dictionary<string, object> { ["width"] = 0, ["color"] = style.Color },
+                });
             }
-            parts.Add(CSharpExt.WithTraceInfo(CSharpChart.Line<double, double, string>(x: s.X, y: s.Mean, Name: s.Name, LineColor: Color.fromString(color), LineWidth: 2.0, UseDefaults: false), LegendGroup: s.Name));
+            lines.Add(new Dictionary<string, object>
+            {
+                ["type"] = "scatter", ["mode"] = s.X.Count <= 12 ? "lines+markers" : "lines", ["x"] = s.X.ToArray(), ["y"] = s.Mean.ToArray(),
+                ["name"] = s.Name, ["legendgroup"] = s.Name,
+                ["line"] = new Dictionary<string, object> { ["width"] = 2.2, ["color"] = style.Color, ["dash"] = style.Dash },
+                ["marker"] = new Dictionary<string, object> { ["color"] = style.Color, ["symbol"] = style.Symbol, ["size"] = 7 },
+            });
         }
-        if (parts.Count == 0) throw new ArgumentException("no series to plot");
-        return Style(CSharpChart.Combine(parts), title, xTitle, yTitle, yType: yType);
+        if (lines.Count == 0) throw new ArgumentException("no series to plot");
+        var chart = Style(FromTraces(bands.Concat(lines)), title, xTitle, yTitle, yType: yType,
+            legendTitle: LegendTitle(legendTitle, spread), size: size);
+        chart = WithLayout(chart, FigureStyle.ShowLegend(lines.Count));
+        if (integerX) chart = WithLayout(chart, FigureStyle.IntegerAxis("xaxis", list.SelectMany(s => s.X), xTitle));
+        return yType is "-" or "linear" ? FigureStyle.FitValueAxis(chart, ys, yTitle, FigureStyle.Height(size)) : chart;
     }
+
+    /// <summary>Fill opacity of one band: light enough that where all bands overlap the stack stays below ≈ 0.35
+    /// (five bands of 0.10 turn into a muddy brown), never above 0.16.</summary>
+    public static double BandAlpha(int bands) => Math.Round(Math.Min(0.16, 0.35 / Math.Max(1, bands)), 3);
+
+    static string? LegendTitle(string? legendTitle, string? spread) =>
+        spread is null ? legendTitle : (legendTitle is null ? "band: " + spread : legendTitle + "<br>band: " + spread);
 
     /// <summary>Mean ± std bands of one metric over steps, one line per group, from a
     /// <see cref="ResultSet.History"/>-shaped frame (columns step, metric, value and the group
-    /// columns). Seeds (runs) within a group are averaged at each step.</summary>
-    public static GenericChart HistoryBands(DataFrame history, string metric, IReadOnlyList<string> seriesBy, string? title = null, string xTitle = "step", string yType = "-")
+    /// columns). Seeds (runs) within a group are averaged at each step; the legend title says
+    /// "± 1 sd over n seeds".</summary>
+    public static GenericChart HistoryBands(DataFrame history, string metric, IReadOnlyList<string> seriesBy, string? title = null, string xTitle = "step", string yType = "-",
+        string? yTitle = null)
     {
         var metricCol = FrameColumns.Get(history, "metric");
         var rows = FrameColumns.Filter(history, r => (string?)metricCol[r] == metric);
         if (rows.Rows.Count == 0) throw new ArgumentException($"no history rows for metric '{metric}'");
         var agg = SeedAggregation.Aggregate(rows, seriesBy.Concat(new[] { "step" }).ToList(), new[] { "value" });
-        return LineWithBand(BandsFromAggregate(agg, seriesBy, "step", "value"), title ?? metric, xTitle, metric, yType);
+        var counts = FrameColumns.Get(agg, "value" + SeedAggregation.Count).Cast<object?>().Select(v => FrameColumns.AsDouble(v) ?? 0).ToList();
+        int nMin = counts.Count == 0 ? 0 : (int)counts.Min(), nMax = counts.Count == 0 ? 0 : (int)counts.Max();
+        string n = nMin == nMax ? $"n = {nMax} seed{(nMax == 1 ? "" : "s")}" : $"n = {nMin}–{nMax} seeds";
+        string? spread = nMax >= 2 ? $"mean ± 1 sd, {n}" : null;
+        string legend = seriesBy.Count == 1 ? ShortName(seriesBy[0]) : string.Join(", ", seriesBy.Select(ShortName));
+        return LineWithBand(BandsFromAggregate(agg, seriesBy, "step", "value"), title ?? metric + (nMax < 2 ? $" ({n})" : ""), xTitle, yTitle ?? metric, yType,
+            spread: spread, legendTitle: legend, integerX: xTitle == "step");
     }
 
     /// <summary>Band series from an aggregated frame (columns x, &lt;y&gt;.mean, &lt;y&gt;.std and the group
@@ -148,51 +193,55 @@ public static class Charts
 
     // ------------------------------------------------------------ bars
 
-    /// <summary>Grouped bars with symmetric error bars (e.g. mean ± std or ± 95 % CI over seeds).</summary>
-    public static GenericChart Bars(IEnumerable<BarSeries> series, string title, string xTitle, string yTitle)
+    /// <summary>Grouped bars with symmetric error bars (e.g. mean ± std or ± 95 % CI over seeds): say
+    /// which in <paramref name="yTitle"/> or <paramref name="legendTitle"/>. Bars start at 0; for values
+    /// far from 0 use <see cref="PointRange"/>. Past the palette's length bars get fill patterns.</summary>
+    public static GenericChart Bars(IEnumerable<BarSeries> series, string title, string xTitle, string yTitle, string? legendTitle = null,
+        FigureSize size = FigureSize.FullPage)
     {
-        var parts = new List<GenericChart>();
-        int i = 0;
-        foreach (var s in series)
+        var list = series.ToList();
+        var traces = new List<IReadOnlyDictionary<string, object>>();
+        for (int i = 0; i < list.Count; i++)
         {
+            var s = list[i];
             if (s.Categories.Count != s.Values.Count || (s.Errors is not null && s.Errors.Count != s.Values.Count))
                 throw new ArgumentException($"bar series '{s.Name}': categories, values and errors must have the same length");
-            string color = Palette[i++ % Palette.Count];
-            var bar = CSharpChart.Column<double, string, string>(values: s.Values, Keys: s.Categories.ToArray(), Name: s.Name, MarkerColor: Color.fromString(color), UseDefaults: false);
-            if (s.Errors is not null)
+            var style = FigureStyle.Series(i);
+            var marker = new Dictionary<string, object> { ["color"] = style.Color };
+            if (style.Pattern != "") marker["pattern"] = new Dictionary<string, object> { ["shape"] = style.Pattern, ["fgcolor"] = "#ffffff", ["size"] = 6 };
+            var trace = new Dictionary<string, object>
             {
-                var errors = s.Errors.Select(e => double.IsNaN(e) ? 0 : e).ToArray();
-                bar = GenericChart.mapTrace(FuncConvert.FromFunc<Trace, Trace>(t =>
+                ["type"] = "bar", ["x"] = s.Categories.ToArray(), ["y"] = s.Values.ToArray(), ["name"] = s.Name, ["marker"] = marker,
+            };
+            if (s.Errors is not null)
+                trace["error_y"] = new Dictionary<string, object>
                 {
-                    t.SetProperty("error_y", new Dictionary<string, object>
-                    {
-                        ["type"] = "data", ["symmetric"] = true, ["array"] = errors, ["visible"] = true,
-                        ["color"] = "#333", ["thickness"] = 1.5, ["width"] = 6,
-                    });
-                    return t;
-                }), bar);
-            }
-            parts.Add(bar);
+                    ["type"] = "data", ["symmetric"] = true, ["array"] = s.Errors.Select(e => double.IsNaN(e) ? 0 : e).ToArray(), ["visible"] = true,
+                    ["color"] = "#333", ["thickness"] = 1.5, ["width"] = 6,
+                };
+            traces.Add(trace);
         }
-        if (parts.Count == 0) throw new ArgumentException("no bar series to plot");
-        var chart = Style(CSharpChart.Combine(parts), title, xTitle, yTitle, categoricalX: true);
-        var layout = new Layout();
-        layout.SetProperty("barmode", "group");
-        return Chart.withLayout(layout).Invoke(chart);
+        if (traces.Count == 0) throw new ArgumentException("no bar series to plot");
+        var chart = Style(FromTraces(traces), title, xTitle, yTitle, categoricalX: true, legendTitle: legendTitle, size: size);
+        return WithLayout(chart, new Dictionary<string, object>(FigureStyle.ShowLegend(traces.Count)) { ["barmode"] = "group" });
     }
 
-    /// <summary>Bars of one metric from an aggregated summary (<see cref="ResultSet.Aggregate"/>): one bar
+    /// <summary>One metric from an aggregated summary (<see cref="ResultSet.Aggregate"/>): one category
     /// per row along <paramref name="categoryBy"/>, one series per distinct <paramref name="seriesBy"/>,
-    /// error bars = std (or "ci95").</summary>
+    /// error bars = std (or "ci95"), n in the axis title. Bars from 0 when the values differ by a
+    /// large fraction of their size; otherwise a point-range on an axis fitted to the values (five
+    /// bars of ≈ 1,110 from 0 look identical).</summary>
     public static GenericChart BarsFromAggregate(DataFrame aggregated, string metric, IReadOnlyList<string> categoryBy,
         IReadOnlyList<string>? seriesBy = null, string error = "std", string? title = null)
     {
         var mean = FrameColumns.Get(aggregated, metric + SeedAggregation.Mean);
         var err = FrameColumns.Get(aggregated, metric + (error == "ci95" ? SeedAggregation.Ci95 : SeedAggregation.Std));
+        var count = FrameColumns.Get(aggregated, metric + SeedAggregation.Count);
         var cats = categoryBy.Select(c => FrameColumns.Get(aggregated, c)).ToList();
         var sers = (seriesBy ?? Array.Empty<string>()).Select(c => FrameColumns.Get(aggregated, c)).ToList();
         var groups = new Dictionary<string, (List<string> C, List<double> V, List<double> E)>();
         var order = new List<string>();
+        var ns = new List<long>();
         for (long r = 0; r < aggregated.Rows.Count; r++)
         {
             string s = sers.Count == 0 ? metric : SeriesName(sers, r);
@@ -200,72 +249,94 @@ public static class Charts
             g.C.Add(SeriesName(cats, r));
             g.V.Add(FrameColumns.AsDouble(mean[r]) ?? double.NaN);
             g.E.Add(FrameColumns.AsDouble(err[r]) ?? double.NaN);
+            ns.Add((long)(FrameColumns.AsDouble(count[r]) ?? 0));
         }
-        string yTitle = metric + (error == "ci95" ? " (mean ± 95% CI)" : " (mean ± std)");
-        return Bars(order.Select(s => new BarSeries(s, groups[s].C, groups[s].V, groups[s].E)), title ?? metric,
-            string.Join(", ", categoryBy.Select(ShortName)), yTitle);
+        string n = ns.Count == 0 ? "" : ns.Min() == ns.Max() ? $"n = {ns.Max()}" : $"n = {ns.Min()}–{ns.Max()}";
+        string yTitle = metric + (error == "ci95" ? $" (mean ± 95% CI, {n})" : $" (mean ± 1 sd, {n})");
+        var bars = order.Select(s => new BarSeries(s, groups[s].C, groups[s].V, groups[s].E)).ToList();
+        string xTitle = string.Join(", ", categoryBy.Select(ShortName));
+        string? legend = seriesBy is { Count: > 0 } ? string.Join(", ", seriesBy.Select(ShortName)) : null;
+        var values = bars.SelectMany(b => b.Values).Where(double.IsFinite).ToList();
+        bool nearZeroMatters = values.Count == 0 || values.Min() <= 0 || values.Min() < 0.5 * values.Max();
+        return nearZeroMatters
+            ? Bars(bars, title ?? metric, xTitle, yTitle, legendTitle: legend)
+            : PointRange(bars, title ?? metric, xTitle, yTitle, legendTitle: legend);
     }
 
     /// <summary>Point-range chart: one marker per category at the mean with a symmetric error bar (e.g.
     /// ± std over seeds), one series per name, dodged side by side. Use it instead of bars when every
     /// value lies far from zero (accuracies of 82–83 %, perplexities of ≈1,100): the y-axis fits the
-    /// data, which a bar chart from zero cannot do honestly.</summary>
-    public static GenericChart PointRange(IEnumerable<BarSeries> series, string title, string xTitle, string yTitle, string yType = "-")
+    /// data, with a visible note that it does not start at 0.</summary>
+    public static GenericChart PointRange(IEnumerable<BarSeries> series, string title, string xTitle, string yTitle, string yType = "-",
+        string? legendTitle = null, FigureSize size = FigureSize.FullPage)
     {
         var list = series.ToList();
         if (list.Count == 0) throw new ArgumentException("no series to plot");
-        var parts = new List<GenericChart>();
+        var traces = new List<IReadOnlyDictionary<string, object>>();
+        var ys = new List<double>();
         for (int i = 0; i < list.Count; i++)
         {
             var s = list[i];
             if (s.Categories.Count != s.Values.Count || (s.Errors is not null && s.Errors.Count != s.Values.Count))
                 throw new ArgumentException($"series '{s.Name}': categories, values and errors must have the same length");
-            string color = Palette[i % Palette.Count];
-            var points = CSharpChart.Point<string, double, string>(x: s.Categories.ToArray(), y: s.Values.ToArray(), Name: s.Name,
-                MarkerColor: Color.fromString(color), UseDefaults: false);
+            var style = FigureStyle.Series(i);
             var errors = s.Errors?.Select(e => double.IsNaN(e) ? 0 : e).ToArray();
-            int index = i, count = list.Count;
-            points = GenericChart.mapTrace(FuncConvert.FromFunc<Trace, Trace>(t =>
+            for (int k = 0; k < s.Values.Count; k++)
             {
-                t.SetProperty("marker", new Dictionary<string, object> { ["color"] = color, ["size"] = 9, ["symbol"] = SymbolOf(index) });
-                if (errors is not null)
-                    t.SetProperty("error_y", new Dictionary<string, object>
-                    {
-                        ["type"] = "data", ["symmetric"] = true, ["array"] = errors, ["visible"] = true,
-                        ["color"] = color, ["thickness"] = 1.5, ["width"] = 5,
-                    });
-                if (count > 1) { t.SetProperty("offsetgroup", index.ToString(CultureInfo.InvariantCulture)); }
-                return t;
-            }), points);
-            parts.Add(points);
+                if (!double.IsFinite(s.Values[k])) continue;
+                double e = errors?[k] ?? 0;
+                ys.Add(s.Values[k] - e);
+                ys.Add(s.Values[k] + e);
+            }
+            var trace = new Dictionary<string, object>
+            {
+                ["type"] = "scatter", ["mode"] = "markers", ["x"] = s.Categories.ToArray(), ["y"] = s.Values.ToArray(), ["name"] = s.Name,
+                ["marker"] = new Dictionary<string, object> { ["color"] = style.Color, ["size"] = 10, ["symbol"] = style.Symbol },
+            };
+            if (errors is not null)
+                trace["error_y"] = new Dictionary<string, object>
+                {
+                    ["type"] = "data", ["symmetric"] = true, ["array"] = errors, ["visible"] = true,
+                    ["color"] = style.Color, ["thickness"] = 1.8, ["width"] = 6,
+                };
+            if (list.Count > 1) trace["offsetgroup"] = i.ToString(CultureInfo.InvariantCulture);
+            traces.Add(trace);
         }
-        var chart = Style(CSharpChart.Combine(parts), title, xTitle, yTitle, categoricalX: true, yType: yType);
-        var layout = new Layout();
-        layout.SetProperty("scattermode", "group");
-        layout.SetProperty("scattergap", 0.5);
-        return Chart.withLayout(layout).Invoke(chart);
+        var chart = Style(FromTraces(traces), title, xTitle, yTitle, categoricalX: true, yType: yType, legendTitle: legendTitle, size: size);
+        chart = WithLayout(chart, new Dictionary<string, object>(FigureStyle.ShowLegend(traces.Count)) { ["scattermode"] = "group", ["scattergap"] = 0.5 });
+        return yType is "-" or "linear" ? FigureStyle.FitValueAxis(chart, ys, yTitle, FigureStyle.Height(size)) : chart;
     }
-
-    static string SymbolOf(int i) => new[] { "circle", "square", "diamond", "triangle-up", "x", "cross", "star", "hexagon" }[i % 8];
 
     // ------------------------------------------------------------ heatmaps
 
     /// <summary>Heatmap of <paramref name="z"/>[row][column] with labelled rows and columns, e.g. expert
-    /// × task routing frequencies or expert × layer load. Each cell shows its value on hover.</summary>
+    /// × task routing frequencies or expert × layer load; rows top to bottom, a colour bar titled with
+    /// <paramref name="colorTitle"/> (say the unit: "rounds routed", "share of tokens"). Viridis
+    /// (perceptually uniform, colour-blind safe). Each cell shows its value on hover.</summary>
     public static GenericChart Heatmap(IReadOnlyList<IReadOnlyList<double>> z, IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels,
-        string title, string rowTitle, string columnTitle, string? colorTitle = null)
+        string title, string rowTitle, string columnTitle, string? colorTitle = null, FigureSize size = FigureSize.FullPage)
     {
         if (z.Count != rowLabels.Count) throw new ArgumentException($"heatmap has {z.Count} rows but {rowLabels.Count} row labels");
         for (int r = 0; r < z.Count; r++)
             if (z[r].Count != columnLabels.Count) throw new ArgumentException($"heatmap row {r} has {z[r].Count} values but {columnLabels.Count} column labels");
-        var colorBar = new ColorBar();
-        if (colorTitle is not null) colorBar.SetProperty("title", new Dictionary<string, object> { ["text"] = colorTitle, ["side"] = "right" });
-        var chart = CSharpChart.Heatmap<double, string, string, string>(zData: z, X: columnLabels.ToArray(), Y: rowLabels.ToArray(),
-            ColorScale: StyleParam.Colorscale.Viridis, ColorBar: colorBar, UseDefaults: false);
-        chart = Style(chart, title, columnTitle, rowTitle, categoricalX: true);
-        var layout = new Layout();
-        layout.SetProperty("yaxis", new Dictionary<string, object> { ["title"] = new Dictionary<string, object> { ["text"] = rowTitle }, ["type"] = "category", ["autorange"] = "reversed", ["automargin"] = true, ["ticks"] = "outside" });
-        return Chart.withLayout(layout).Invoke(chart);
+        var trace = new Dictionary<string, object>
+        {
+            ["type"] = "heatmap", ["z"] = z.Select(r => r.ToArray()).ToArray(), ["x"] = columnLabels.ToArray(), ["y"] = rowLabels.ToArray(),
+            ["colorscale"] = "Viridis", ["name"] = colorTitle ?? "value",
+            ["colorbar"] = new Dictionary<string, object>
+            {
+                ["title"] = new Dictionary<string, object> { ["text"] = colorTitle ?? "value", ["side"] = "right" },
+                ["thickness"] = 16, ["outlinewidth"] = 0,
+            },
+            ["hovertemplate"] = "%{y}, %{x}: %{z}<extra></extra>",
+        };
+        var chart = Style(FromTraces(new[] { trace }), title, columnTitle, rowTitle, categoricalX: true, size: size);
+        var yaxis = FigureStyle.Axis(rowTitle, "category", categorical: true);
+        yaxis["autorange"] = "reversed";
+        yaxis["showgrid"] = false;
+        var xaxis = FigureStyle.Axis(columnTitle, "category", categorical: true);
+        xaxis["showgrid"] = false;
+        return WithLayout(chart, new Dictionary<string, object> { ["yaxis"] = yaxis, ["xaxis"] = xaxis });
     }
 
     /// <summary>Heatmap of a table saved with <c>SaveTable</c>: the first string column labels rows,
@@ -291,20 +362,23 @@ public static class Charts
     public static GenericChart Histogram(IEnumerable<(string Name, IReadOnlyList<double> Values)> series, string title, string xTitle,
         string yTitle = "count", int? bins = null)
     {
-        var parts = new List<GenericChart>();
-        int i = 0;
-        foreach (var (name, values) in series)
+        var list = series.ToList();
+        var traces = new List<IReadOnlyDictionary<string, object>>();
+        for (int i = 0; i < list.Count; i++)
         {
-            string color = Palette[i++ % Palette.Count];
-            parts.Add(bins is int n
-                ? CSharpChart.Histogram<double, double, string>(X: values.ToArray(), Name: name, MarkerColor: Color.fromString(color), Opacity: 0.75, NBinsX: n, UseDefaults: false)
-                : CSharpChart.Histogram<double, double, string>(X: values.ToArray(), Name: name, MarkerColor: Color.fromString(color), Opacity: 0.75, UseDefaults: false));
+            var style = FigureStyle.Series(i);
+            var marker = new Dictionary<string, object> { ["color"] = style.Color, ["line"] = new Dictionary<string, object> { ["color"] = style.Color, ["width"] = 1 } };
+            if (style.Pattern != "") marker["pattern"] = new Dictionary<string, object> { ["shape"] = style.Pattern, ["fgcolor"] = "#ffffff" };
+            var trace = new Dictionary<string, object>
+            {
+                ["type"] = "histogram", ["x"] = list[i].Values.ToArray(), ["name"] = list[i].Name, ["opacity"] = list.Count > 1 ? 0.6 : 0.85, ["marker"] = marker,
+            };
+            if (bins is int n) trace["nbinsx"] = n;
+            traces.Add(trace);
         }
-        if (parts.Count == 0) throw new ArgumentException("no histogram series to plot");
-        var chart = Style(CSharpChart.Combine(parts), title, xTitle, yTitle);
-        var layout = new Layout();
-        layout.SetProperty("barmode", "overlay");
-        return Chart.withLayout(layout).Invoke(chart);
+        if (traces.Count == 0) throw new ArgumentException("no histogram series to plot");
+        var chart = Style(FromTraces(traces), title, xTitle, yTitle);
+        return WithLayout(chart, new Dictionary<string, object>(FigureStyle.ShowLegend(traces.Count)) { ["barmode"] = "overlay" });
     }
 
     /// <summary>Distribution of a count per token (e.g. experts activated per token): exact bars at each
@@ -322,6 +396,6 @@ public static class Charts
             foreach (int c in s.Counts) freq[c - lo] += 1.0 / s.Counts.Count;
             return new BarSeries(s.Name, categories, freq);
         });
-        return Bars(bars, title, xTitle, yTitle);
+        return Bars(bars, title, xTitle, yTitle, legendTitle: list.Count > 1 ? "series" : null);
     }
 }

@@ -7,7 +7,9 @@ using System.Xml;
 
 namespace MoeLab.Experiments.Plotting;
 
-public enum ImageFormat { Png, Svg }
+/// <summary>Export formats: PNG (at the job's scale), SVG (vector), PDF (vector: the SVG printed by
+/// Chromium's <c>--print-to-pdf</c> on a page the size of the figure).</summary>
+public enum ImageFormat { Png, Svg, Pdf }
 
 /// <summary>One figure to export: its figure JSON (<c>{"data":..,"layout":..}</c>) and where to write it.</summary>
 public sealed record ImageJob(string FigureJson, string OutputPath, ImageFormat Format, int Width = 900, int Height = 560, double Scale = 2);
@@ -63,6 +65,7 @@ public static class ChromiumExporter
             clock.Stop();
             var written = new List<string>();
             long bytes = 0;
+            var pdfs = new List<(ImageJob Job, string Svg)>();
             for (int i = 0; i < jobs.Count; i++)
             {
                 var m = Regex.Match(dom, $"<pre id=\"out-{i}\">(.*?)</pre>", RegexOptions.Singleline);
@@ -71,11 +74,23 @@ public static class ChromiumExporter
                     throw new InvalidOperationException($"Chromium could not render figure for {jobs[i].OutputPath}: " +
                                                         (result.Length == 0 ? "no output (page did not finish; raise the timeout?)" : result));
                 byte[] data = Decode(result, jobs[i]);
+                if (jobs[i].Format == ImageFormat.Pdf)
+                {
+                    pdfs.Add((jobs[i], Encoding.UTF8.GetString(data)));
+                    continue;
+                }
                 Validate(data, jobs[i]);
                 AtomicFile.WriteAllBytes(jobs[i].OutputPath, data);
                 written.Add(Path.GetFullPath(jobs[i].OutputPath));
                 bytes += data.Length;
             }
+            clock.Start();
+            foreach (var (path, size) in PrintPdfs(chromium, work, pdfs, timeout ?? TimeSpan.FromSeconds(90)))
+            {
+                written.Add(path);
+                bytes += size;
+            }
+            clock.Stop();
             return new ExportResult(written, clock.Elapsed, jobs.Count, bytes);
         }
         finally
@@ -102,6 +117,59 @@ public static class ChromiumExporter
                   "out.textContent=url;}catch(e){out.textContent='ERROR:'+(e&&e.message?e.message:String(e));}}" +
                   "document.body.setAttribute('data-done','1');})();\n</script></body></html>\n");
         return sb.ToString();
+    }
+
+    /// <summary>At most this many Chromium processes print PDFs at once (each mostly waits on start-up).</summary>
+    public const int ParallelPdfPrints = 4;
+
+    /// <summary>Prints each SVG to a one-page PDF the size of the figure: one headless Chromium per figure
+    /// (<c>--print-to-pdf</c>, no header or footer), up to <see cref="ParallelPdfPrints"/> at a time.
+    /// Each output must start with "%PDF-".</summary>
+    static IReadOnlyList<(string Path, long Bytes)> PrintPdfs(string chromium, string work, IReadOnlyList<(ImageJob Job, string Svg)> pdfs, TimeSpan timeout)
+    {
+        var results = new (string Path, long Bytes)[pdfs.Count];
+        var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, pdfs.Count, new ParallelOptions { MaxDegreeOfParallelism = ParallelPdfPrints }, i =>
+        {
+            var (job, svg) = pdfs[i];
+            string dir = Path.Combine(work, "pdf-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Directory.CreateDirectory(dir);
+            string page = Path.Combine(dir, "page.html"), pdf = Path.Combine(dir, "figure.pdf");
+            int svgStart = svg.IndexOf("<svg", StringComparison.Ordinal);
+            File.WriteAllText(page, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"/><style>" +
+                $"@page{{size:{job.Width}px {job.Height}px;margin:0}}html,body{{margin:0;padding:0;overflow:hidden}}svg{{display:block}}" +
+                "</style></head><body>" + (svgStart >= 0 ? svg[svgStart..] : svg) + "</body></html>");
+            var psi = new ProcessStartInfo(chromium) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[]
+                     {
+                         "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--mute-audio", "--user-data-dir=" + Path.Combine(dir, "profile"),
+                         "--no-pdf-header-footer", "--print-to-pdf=" + pdf, new Uri(page).AbsoluteUri,
+                     })
+                psi.ArgumentList.Add(a);
+            using var process = Process.Start(psi);
+            if (process is null) { errors.Add($"{job.OutputPath}: could not start {chromium}"); return; }
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(timeout))
+            {
+                try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                errors.Add($"{job.OutputPath}: Chromium did not print the PDF within {timeout.TotalSeconds:F0} s");
+                return;
+            }
+            process.WaitForExit();
+            byte[] data = File.Exists(pdf) ? File.ReadAllBytes(pdf) : Array.Empty<byte>();
+            if (data.Length < 5 || Encoding.ASCII.GetString(data, 0, 5) != "%PDF-")
+            {
+                string err = stderr.GetAwaiter().GetResult();
+                errors.Add($"{job.OutputPath}: Chromium printed no PDF (exit code {process.ExitCode}): {(err.Length > 500 ? err[^500..] : err)}");
+                return;
+            }
+            AtomicFile.WriteAllBytes(job.OutputPath, data);
+            results[i] = (Path.GetFullPath(job.OutputPath), data.Length);
+        });
+        if (!errors.IsEmpty) throw new InvalidOperationException(string.Join("\n", errors));
+        return results;
     }
 
     static string RunChromium(string chromium, string page, string profile, int figures, TimeSpan timeout)

@@ -40,9 +40,10 @@ public static class FigureExport
             {
                 "png" => ImageFormat.Png,
                 "svg" => ImageFormat.Svg,
-                _ => throw new ArgumentException($"--format: unknown image format '{f}' (allowed: png, svg)"),
+                "pdf" => ImageFormat.Pdf,
+                _ => throw new ArgumentException($"--format: unknown image format '{f}' (allowed: png, svg, pdf)"),
             });
-        if (list.Count == 0) throw new ArgumentException("--format: give at least one of png, svg");
+        if (list.Count == 0) throw new ArgumentException("--format: give at least one of png, svg, pdf");
         return list.Distinct().ToList();
     }
 
@@ -56,7 +57,7 @@ public static class FigureExport
             string json = ChartPage.LoadFigureJson(page);
             var (w, h) = LayoutSize(json, page);
             foreach (var format in formats)
-                jobs.Add(new ImageJob(json, Path.ChangeExtension(page, format == ImageFormat.Png ? ".png" : ".svg"), format,
+                jobs.Add(new ImageJob(json, Path.ChangeExtension(page, format switch { ImageFormat.Png => ".png", ImageFormat.Pdf => ".pdf", _ => ".svg" }), format,
                     width ?? w ?? Charts.DefaultWidth, height ?? h ?? Charts.DefaultHeight, scale));
         }
         return jobs;

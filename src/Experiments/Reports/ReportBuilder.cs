@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Data.Analysis;
 using MoeLab.Experiments.Plotting;
+using MoeLab.Experiments.Reproductions;
 using MoeLab.Experiments.Results;
 using MoeLab.Experiments.Runtime;
 
@@ -66,16 +67,27 @@ public static class ReportBuilder
             .Append("<style>").Append(Css).Append("</style>\n").Append(PlotlyAssets.ScriptTag).Append("\n</head><body>\n");
         html.Append("<h1>MoeLab report: ").Append(Enc(title)).Append("</h1>\n<p class=\"meta\">Generated ")
             .Append(DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture));
-        if (source is not null) html.Append(" from <code>").Append(Enc(source)).Append("</code>");
+        string reportDir = Path.GetDirectoryName(Path.GetFullPath(outPath)) ?? ".";
+        string Rel(string path) => Path.GetRelativePath(reportDir, Path.GetFullPath(path)).Replace('\\', '/');
+        if (source is not null)
+        {
+            string rel = Rel(source);
+            html.Append(rel == "." ? " from the runs in this page's folder" : " from <code>" + Enc(rel) + "</code>").Append(" (paths are relative to this page)");
+        }
         html.Append(". <span id=\"run-count\">").Append(Enc(set.DescribeRuns())).Append("</span>. Aggregates (mean ± std over seeds) use the ")
             .Append(completed).Append(" completed run(s) only");
         if (notAggregated.Count > 0 || set.Skipped.Count > 0)
             html.Append("; failed, interrupted, running and skipped runs are left out (listed below)");
         html.Append(".</p>\n");
+        var reproduction = PaperReproductions.For(title) ?? set.Records.Select(r => PaperReproductions.For(r.Experiment)).FirstOrDefault(r => r is not null);
         html.Append("<nav>");
+        if (reproduction is not null) html.Append("<a href=\"#claims\">Claims</a> · <a href=\"#paper-figures\">Paper's figures</a> · ");
         if (set.Skipped.Count > 0) html.Append("<a href=\"#skipped\">Skipped runs</a> · ");
         if (notAggregated.Count > 0) html.Append("<a href=\"#not-aggregated\">Runs not aggregated</a> · ");
         html.Append("<a href=\"#runs\">Runs</a> · <a href=\"#summary\">Summary</a> · <a href=\"#curves\">Curves</a> · <a href=\"#figures\">Run figures</a> · <a href=\"#tables\">Run tables</a> · <a href=\"#configs\">Configs</a></nav>\n");
+
+        // The paper's claims and figures first, from the runs of one config.
+        if (reproduction is not null) charts += PaperSection(html, reproduction, set, unreadable);
 
         // Runs that could not be read: in no table, aggregate or chart.
         if (set.Skipped.Count > 0)
@@ -120,22 +132,26 @@ public static class ReportBuilder
         else
         {
             agg = set.Aggregate(keys);
-            html.Append("<p>Grouped by ").Append(Enc(string.Join(", ", keys))).Append("; each cell is mean ± sample std (n); the 95 % CI half-width (Student t) is in the tooltip.</p>\n");
-            var header = keys.Concat(new[] { "runs" }).Concat(set.MetricColumns).ToList();
+            var columns = PaperReproductions.SummaryColumns(reproduction?.Experiments[0] ?? title, set);
+            if (columns.Count == 0) columns = set.MetricColumns;
+            html.Append("<p>Grouped by ").Append(Enc(string.Join(", ", keys))).Append("; each cell is mean ± sample sd (n), rounded by the lab's rule (sd to 2 significant digits, mean to the same place); ")
+                .Append("the 95 % CI half-width (Student t) is in the tooltip. ").Append(columns.Count).Append(" of ").Append(set.MetricColumns.Count)
+                .Append(" summary columns shown (bookkeeping such as steps and parameter counts is in each run's summary.csv).</p>\n");
+            var header = keys.Concat(new[] { "runs" }).Concat(columns).ToList();
             var rows = new List<string[]>();
             for (long r = 0; r < agg.Rows.Count; r++)
             {
                 var row = keys.Select(k => FrameColumns.Format(agg.Columns[k][r])).ToList();
                 row.Add(FrameColumns.Format(agg.Columns[SeedAggregation.Rows][r]));
-                foreach (var m in set.MetricColumns) row.Add(MeanStd(agg, m, r));
+                foreach (var m in columns) row.Add(MeanStd(agg, m, r));
                 rows.Add(row.ToArray());
             }
-            html.Append(Table(header, rows, tooltips: (r, c) => c < keys.Count + 1 ? null : CiTooltip(agg, set.MetricColumns[c - keys.Count - 1], r)));
-            foreach (var m in set.MetricColumns)
+            html.Append("<div class=\"scroll\">").Append(Table(header, rows, tooltips: (r, c) => c < keys.Count + 1 ? null : CiTooltip(agg, columns[c - keys.Count - 1], r))).Append("</div>\n");
+            foreach (var m in columns)
             {
                 // A metric with the same mean in every group (e.g. a count of rounds) says nothing as a chart.
                 var means = agg.Columns[m + ".mean"].Cast<object?>().Select(v => v is null ? double.NaN : Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture)).ToList();
-                if (means.Count > 1 && means.All(v => v.Equals(means[0]))) continue;
+                if (means.Count < 2 || means.All(v => v.Equals(means[0])) || means.All(double.IsNaN)) continue;
                 var category = keys.Where(k => k != "arm").ToList();
                 var chart = category.Count == 0
                     ? Charts.BarsFromAggregate(agg, m, new[] { "arm" }, title: m + " by arm")
@@ -148,7 +164,9 @@ public static class ReportBuilder
         html.Append("<h2 id=\"curves\">Training curves (mean ± std over seeds)</h2>\n");
         var history = set.History;
         var completedHistory = FrameColumns.Filter(history, r => (string?)history.Columns["status"][r] == RunLayout.Status.Completed);
-        var metrics = Distinct(completedHistory, "metric");
+        var allMetrics = Distinct(completedHistory, "metric");
+        // "<x>_std" beside "<x>_mean" is the band of <x>, not a curve of its own.
+        var metrics = allMetrics.Where(m => !(m.EndsWith("_std", StringComparison.Ordinal) && allMetrics.Contains(m[..^4] + "_mean"))).ToList();
         if (metrics.Count == 0) html.Append("<p>No step-indexed metrics from completed runs.</p>\n");
         foreach (var metric in metrics)
         {
@@ -214,7 +232,7 @@ public static class ReportBuilder
                     rows.Add(frame.Columns.Select(c => FrameColumns.Format(c[r])).ToArray());
                 html.Append(Table(header, rows));
                 if (frame.Rows.Count > MaxTableRows)
-                    html.Append("<p class=\"meta\">").Append(frame.Rows.Count - MaxTableRows).Append(" more row(s) in ").Append(Enc(file)).Append("</p>\n");
+                    html.Append("<p class=\"meta\">").Append(frame.Rows.Count - MaxTableRows).Append(" more row(s) in ").Append(Enc(Rel(file))).Append("</p>\n");
             }
             catch (Exception e) when (e is FormatException or InvalidDataException or IOException or UnauthorizedAccessException)
             {
@@ -252,6 +270,41 @@ public static class ReportBuilder
         };
     }
 
+    /// <summary>The claims table and the paper's figures of <paramref name="reproduction"/>, from the runs of
+    /// one config (<see cref="PaperReproductions.MainConfigRuns"/>). Returns the number of charts.</summary>
+    static int PaperSection(StringBuilder html, IPaperReproduction reproduction, ResultSet set, List<string> unreadable)
+    {
+        html.Append("<h2 id=\"claims\">Claims of the paper</h2>\n<p class=\"meta\">").Append(Enc(reproduction.Paper)).Append(". ");
+        var main = PaperReproductions.MainConfigRuns(set);
+        if (main is null)
+        {
+            html.Append("No completed run: nothing measured.</p>\n");
+            return 0;
+        }
+        html.Append("Our numbers come from ").Append(Enc(PaperReproductions.DescribeMainConfig(main)))
+            .Append("; \"paper:\" cells are the paper's, not ours.</p>\n");
+        html.Append(ClaimsTable.Html(PaperReproductions.EvaluateClaims(reproduction, main)));
+        html.Append("<h2 id=\"paper-figures\">The paper's figures, from our runs</h2>\n");
+        int charts = 0;
+        foreach (var (figure, chart, problem) in PaperReproductions.BuildFigures(reproduction, main))
+        {
+            if (problem is not null)
+            {
+                unreadable.Add(problem);
+                html.Append("<p class=\"error\">").Append(Enc(problem)).Append("</p>\n");
+                continue;
+            }
+            if (chart is null)
+            {
+                html.Append("<p class=\"meta\">").Append(Enc(figure.Name)).Append(": no data in these runs.</p>\n");
+                continue;
+            }
+            html.Append("<figure id=\"paper-").Append(Enc(figure.Name)).Append("\">").Append(ChartPage.Fragment(chart, $"paper-{charts++}"))
+                .Append("<figcaption><b>").Append(Enc(figure.Name)).Append(".</b> ").Append(Enc(figure.Caption)).Append("</figcaption></figure>\n");
+        }
+        return charts;
+    }
+
     /// <summary>The config JSON with every property named "seed" removed (the grouping key of configs).</summary>
     static string WithoutSeeds(string? configJson)
     {
@@ -287,19 +340,16 @@ public static class ReportBuilder
         double? mean = FrameColumns.AsDouble(agg.Columns[metric + SeedAggregation.Mean][row]);
         double? std = FrameColumns.AsDouble(agg.Columns[metric + SeedAggregation.Std][row]);
         long n = (long)(agg.Columns[metric + SeedAggregation.Count][row] ?? 0L);
-        if (mean is null) return "–";
-        string s = Num(mean.Value);
-        s += " ± " + (std is null ? HumanNumber.Missing : Num(std.Value)); // one seed: no spread, "± –"
-        return s + $" ({n})";
+        if (mean is null) return HumanNumber.Missing;
+        return Rounding.MeanSd(mean.Value, std, n); // one seed: no spread, "± –"
     }
 
     static string? CiTooltip(DataFrame agg, string metric, long row)
     {
         double? ci = FrameColumns.AsDouble(agg.Columns[metric + SeedAggregation.Ci95][row]);
-        return ci is null ? null : "95% CI ± " + Num(ci.Value);
+        return ci is null ? null : "95% CI ± " + Rounding.Significant(ci.Value, Rounding.SpreadDigits);
     }
 
-    static string Num(double v) => HumanNumber.Format(v, Math.Abs(v) >= 1e-3 && Math.Abs(v) < 1e5 || v == 0 ? "0.####" : "0.###e+0");
 
     /// <summary>Escapes the five HTML special characters only (keeps ±, –, × readable in the source).</summary>
     static string Enc(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;").Replace("'", "&#39;");
@@ -333,5 +383,6 @@ public static class ReportBuilder
         "th{background:#f4f4f4}td.status-completed{color:#1a7f37}td.status-failed{color:#cf222e}td.status-interrupted{color:#9a6700}" +
         "pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}.meta{color:#666;font-size:.9em}.error{color:#cf222e}" +
         ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:1em}.cell{min-width:0}.caption{font-size:.85em;color:#555}" +
-        ".moelab-chart{width:100%}";
+        ".moelab-chart{width:100%}.scroll{overflow-x:auto;max-height:36em;overflow-y:auto;border:1px solid #eee;margin:1em 0}.scroll table{margin:0}" +
+        ".scroll th{position:sticky;top:0}figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em;margin-top:.3em}";
 }

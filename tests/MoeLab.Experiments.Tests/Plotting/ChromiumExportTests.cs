@@ -9,6 +9,25 @@ namespace MoeLab.Experiments.Tests.Plotting;
 /// there; on a machine without it the test is reported as skipped with the reason.</summary>
 public class ChromiumExportTests(ITestOutputHelper output)
 {
+    /// <summary>PDF: Chromium prints the figure's SVG on a page of the figure's size (one short browser run per PDF).</summary>
+    [ChromiumFact]
+    [Trait("Category", "Slow")]
+    public void ExportsPdfThroughPrintToPdf()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "moelab-export-test-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var band = Charts.LineWithBand(new[] { new BandSeries("moe", new[] { 1.0, 2.0, 3.0 }, new[] { 1.0, 0.6, 0.4 }, new[] { 0.1, 0.1, 0.05 }) }, "Loss band", "step", "loss");
+            var job = new ImageJob(ChartPage.FigureJson(band), Path.Combine(dir, "band.pdf"), ImageFormat.Pdf, 520, 380);
+            var result = ChromiumExporter.Export(new[] { job });
+            var bytes = File.ReadAllBytes(job.OutputPath);
+            Assert.Equal("%PDF-", System.Text.Encoding.ASCII.GetString(bytes, 0, 5));
+            Assert.True(bytes.Length > 2_000, $"PDF of {bytes.Length} bytes (blank?)");
+            Assert.Equal(new[] { Path.GetFullPath(job.OutputPath) }, result.Written);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
     [ChromiumFact]
     public void ExportsValidPngAndSvgInOneBrowserRun()
     {

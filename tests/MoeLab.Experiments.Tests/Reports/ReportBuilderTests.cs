@@ -42,9 +42,9 @@ public class ReportBuilderTests(ITestOutputHelper output)
         // Runs table: every run, its status and seed.
         foreach (var run in new[] { "sweep-1/e4-s1", "sweep-1/e8-s3", "broken" }) Assert.Contains($"<td>{run}</td>", html, StringComparison.Ordinal);
         Assert.Contains("class=\"status-failed\">failed</td>", html, StringComparison.Ordinal);
-        // Summary: accuracy of (dense, experts 4) = 0.52 ± 0.01 over 3 seeds.
-        Assert.Contains("<td title=\"95% CI ± 0.0248\">0.52 ± 0.01 (3)</td>", html, StringComparison.Ordinal); // t(.975,2)·0.01/√3
-        Assert.Contains(">0.72 ± 0.01 (3)</td>", html, StringComparison.Ordinal);
+        // Summary: accuracy of (dense, experts 4) = 0.52 ± 0.01 over 3 seeds, rounded by the lab's rule (sd to 2 significant digits, mean to the same place).
+        Assert.Contains("<td title=\"95% CI ± 0.025\">0.520 ± 0.010 (3)</td>", html, StringComparison.Ordinal); // t(.975,2)·0.01/√3 = 0.0248
+        Assert.Contains(">0.720 ± 0.010 (3)</td>", html, StringComparison.Ordinal);
         Assert.Contains("<td>moe</td><td>8</td><td>3</td>", html, StringComparison.Ordinal);
         // Charts: 2 bar charts (accuracy, loss) + 1 curve (loss) + 1 run figure, plotly.js embedded once, no CDN.
         Assert.Equal(4, info.Charts + info.RunFigures);

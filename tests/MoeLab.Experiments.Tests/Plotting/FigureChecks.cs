@@ -1,0 +1,67 @@
+using System.Text.Json;
+
+namespace MoeLab.Experiments.Tests.Plotting;
+
+/// <summary>Checks of a figure's JSON against the house style, shared by the style tests and the
+/// reproductions' figure tests. Each returns problems (empty = fine), so a failure names them all.</summary>
+internal static class FigureChecks
+{
+    static string Text(JsonElement e, params string[] path)
+    {
+        foreach (var p in path)
+        {
+            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(p, out var next)) return "";
+            e = next;
+        }
+        return e.ValueKind == JsonValueKind.String ? e.GetString() ?? "" : e.ValueKind == JsonValueKind.Undefined ? "" : e.ToString();
+    }
+
+    /// <summary>Traces shown in the legend (not band edges, not heatmaps).</summary>
+    public static IEnumerable<JsonElement> LegendTraces(JsonElement figure) =>
+        figure.GetProperty("data").EnumerateArray().Where(t => Text(t, "type") != "heatmap"
+            && !(t.TryGetProperty("showlegend", out var s) && s.ValueKind == JsonValueKind.False));
+
+    /// <summary>Title, axis titles, legend names (legend shown), and for heatmaps a colour-bar title.</summary>
+    public static List<string> Labels(string name, JsonElement figure)
+    {
+        var problems = new List<string>();
+        var layout = figure.GetProperty("layout");
+        if (Text(layout, "title", "text").Trim().Length == 0) problems.Add($"{name}: no title");
+        if (Text(layout, "xaxis", "title", "text").Trim().Length == 0) problems.Add($"{name}: no x-axis title");
+        if (Text(layout, "yaxis", "title", "text").Trim().Length == 0) problems.Add($"{name}: no y-axis title");
+        var data = figure.GetProperty("data").EnumerateArray().ToList();
+        if (data.Count == 0) problems.Add($"{name}: no traces");
+        foreach (var heat in data.Where(t => Text(t, "type") == "heatmap"))
+            if (Text(heat, "colorbar", "title", "text").Trim().Length == 0) problems.Add($"{name}: heatmap without a colour-bar title");
+        var legend = LegendTraces(figure).ToList();
+        if (legend.Count > 0)
+        {
+            if (!(layout.TryGetProperty("showlegend", out var show) && show.ValueKind == JsonValueKind.True)) problems.Add($"{name}: legend hidden");
+            foreach (var t in legend)
+                if (Text(t, "name").Trim().Length == 0) problems.Add($"{name}: a {Text(t, "type")} trace has no legend name");
+        }
+        return problems;
+    }
+
+    /// <summary>True when the figure shows a spread: an error_y array, or a filled band.</summary>
+    public static bool HasSpread(JsonElement figure) =>
+        figure.GetProperty("data").EnumerateArray().Any(t =>
+            (t.TryGetProperty("error_y", out var e) && e.TryGetProperty("array", out var a) && a.GetArrayLength() > 0)
+            || Text(t, "fill") == "tonexty");
+
+    /// <summary>The colour rule: no two legend traces share colour + dash + symbol + fill pattern.</summary>
+    public static List<string> DistinctStyles(string name, JsonElement figure)
+    {
+        var seen = new Dictionary<string, string>();
+        var problems = new List<string>();
+        foreach (var t in LegendTraces(figure))
+        {
+            string color = Text(t, "marker", "color") is { Length: > 0 } mc ? mc : Text(t, "line", "color");
+            string key = string.Join("|", color, Text(t, "line", "dash"), Text(t, "marker", "symbol"), Text(t, "marker", "pattern", "shape"));
+            if (color.Length == 0) problems.Add($"{name}: trace '{Text(t, "name")}' has no explicit colour");
+            if (seen.TryGetValue(key, out var other)) problems.Add($"{name}: '{Text(t, "name")}' and '{other}' are drawn alike ({key})");
+            else seen[key] = Text(t, "name");
+        }
+        return problems;
+    }
+}
