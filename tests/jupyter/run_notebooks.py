@@ -48,8 +48,13 @@ def run(path, kernel, preset, moelab, workdir, timeout):
         for output in cell.get("outputs", []):
             if output.output_type == "error":
                 errors.append(f"cell {index + 1}: {output.ename}: {output.evalue}")
-            for mime in output.get("data", {}):
+            for mime, value in output.get("data", {}).items():
                 mimes[mime] += 1
+                if mime == "application/vnd.plotly.v1+json" and not (isinstance(value, dict) and "data" in value):
+                    errors.append(f"cell {index + 1}: plotly output is not a figure object with 'data'")
+    # Every notebook here draws charts: they must reach the front end as plotly figure JSON.
+    if mimes["application/vnd.plotly.v1+json"] == 0:
+        errors.append("no application/vnd.plotly.v1+json output (charts did not reach the front end as plotly figures)")
     return elapsed, code_cells, mimes, errors
 
 

@@ -81,7 +81,8 @@ public static class DynaMoeReport
         int seeds = rows.Count == 0 ? 0 : rows.Max(r => r.Seeds);
         string yTitle = metric == "accuracy" ? "test accuracy (%), mean ± std" : "test perplexity, mean ± std (log scale)";
         return Charts.PointRange(series, $"DynaMoE: test {metric} by capacity schedule ({seeds} seed{(seeds == 1 ? "" : "s")})",
-            "capacity schedule / arm", yTitle, yType: metric == "perplexity" ? "log" : "-");
+            "capacity schedule / arm", yTitle, yType: metric == "perplexity" ? "log" : "-",
+            legendTitle: seeds < 2 ? "one seed: no spread" : $"mean ± 1 sd, n = {seeds} seeds");
     }
 
     /// <summary>Share of test tokens that used j experts, one series per layer, for one arm of one run
@@ -99,7 +100,7 @@ public static class DynaMoeReport
         if (mine.Count == 0) throw new ArgumentException($"arm '{arm}' has no experts-per-token histogram in {path}.");
         var series = mine.GroupBy(r => Convert.ToInt32(layer[r], CultureInfo.InvariantCulture)).Select(g => new BarSeries($"layer {g.Key}",
             g.Select(r => FrameColumns.Format(experts[r])).ToList(), g.Select(r => FrameColumns.AsDouble(share[r]) ?? double.NaN).ToList()));
-        return Charts.Bars(series, $"Experts per token: {arm}", "experts activated per token", "share of test tokens");
+        return Charts.Bars(series, $"Experts per token: {arm}", "experts activated per token", "share of test tokens", legendTitle: "layer");
     }
 
     /// <summary>Share of test tokens that activated j experts, pooled over layers and seeds (each run's
@@ -137,7 +138,7 @@ public static class DynaMoeReport
             Enumerable.Range(lo, hi - lo + 1).Select(j => 100 * shares[a].GetValueOrDefault(j) / tables[a]).ToList()));
         int runs = results.Records.Count(r => r.IsCompleted);
         return Charts.Bars(series, $"Experts activated per test token (all layers, {runs} run{(runs == 1 ? "" : "s")} pooled)",
-            "experts activated per token", "share of test tokens (%)");
+            "experts activated per token", "share of test tokens (%)", legendTitle: "arm (router)");
     }
 
     private static Dictionary<string, int> ArmOrder(ResultSet results)

@@ -2,6 +2,7 @@ using MoeLab.Models.Schedules;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Data.Analysis;
+using MoeLab.Experiments.Plotting;
 using MoeLab.Experiments.Runtime;
 using MoeLab.Experiments.Training;
 using MoeLab.Models.Networks;
@@ -179,10 +180,12 @@ public static class DynaMoeRunner
 
         context.SaveTable("experts_per_token", HistogramTable(results));
         context.SaveTable("schedule", ScheduleTable(results));
-        var chart = Plotly.NET.CSharp.Chart.Column<double, string, string>(
-            values: results.Select(r => Score(r.Test)).ToArray(),
-            Keys: results.Select(r => r.Arm.Name).ToArray(),
-            Name: $"test {metric}");
+        double scale = metric == "accuracy" ? 100 : 1;
+        var chart = Charts.PointRange([new BarSeries($"test {metric}", results.Select(r => r.Arm.Name).ToList(),
+                results.Select(r => Score(r.Test) * scale).ToList())],
+            $"DynaMoE: test {metric} by arm (seed {context.Seed})", "arm",
+            metric == "accuracy" ? "test accuracy (%)" : "test perplexity (log scale)", yType: metric == "perplexity" ? "log" : "-",
+            legendTitle: "one seed: no spread");
         context.SaveFigure($"test_{metric}_by_arm", chart);
     }
 
