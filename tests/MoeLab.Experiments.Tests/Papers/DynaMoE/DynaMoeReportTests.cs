@@ -90,4 +90,16 @@ public sealed class DynaMoeReferenceResultsTests
         Assert.NotNull(DynaMoeReport.SelectSchedule(results, "accuracy"));
         Assert.NotNull(DynaMoeReport.HistogramChart(results.Records[0].Directory, "uniform-batch-matched"));
     }
+
+    [Fact]
+    public void LmReferenceRunsLoad()
+    {
+        var results = ResultSet.Load(Root("dynamoe-lm"));
+        Assert.Empty(results.Skipped);
+        Assert.Equal(3, results.Records.Count(r => r.IsCompleted));
+        var choice = DynaMoeReport.SelectSchedule(results, "perplexity");
+        Assert.NotNull(choice);
+        Assert.Equal(3, choice.Seeds);
+        Assert.True(choice.TestMean > 1);
+    }
 }
