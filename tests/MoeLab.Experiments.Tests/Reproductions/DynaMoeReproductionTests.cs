@@ -49,7 +49,7 @@ public class DynaMoeReproductionTests
     public void The_descending_claim_is_the_paired_difference_of_the_two_arms()
     {
         var runs = ResultSet.Load(Reference("dynamoe-images"));
-        var diffs = DynaMoeClaims.PairedDifferences(runs, "test_accuracy", "descending-batch-matched", "uniform-batch-matched");
+        var diffs = PairedComparison.PairedDifferences(runs, "test_accuracy", "descending-batch-matched", "uniform-batch-matched");
         Assert.Equal(3, diffs.Count);
         var table = DynaMoeReport.Aggregate(runs, "accuracy");
         double Mean(string arm) => (double)table["test_accuracy.mean"][Enumerable.Range(0, (int)table.Rows.Count).Single(r => (string)table["arm"][r] == arm)]!;
@@ -61,10 +61,10 @@ public class DynaMoeReproductionTests
     [Fact]
     public void Verdict_rule_needs_two_standard_errors()
     {
-        Assert.Equal(Verdict.Reproduced, DynaMoeClaims.Better([0.02, 0.021, 0.019], higherIsBetter: true, "", 1, "").Verdict);
-        Assert.Equal(Verdict.Partly, DynaMoeClaims.Better([0.05, -0.04, 0.02], higherIsBetter: true, "", 1, "").Verdict);
-        Assert.Equal(Verdict.NotReproduced, DynaMoeClaims.Better([-0.01, -0.02, 0.0], higherIsBetter: true, "", 1, "").Verdict);
-        Assert.Equal(Verdict.Reproduced, DynaMoeClaims.Better([-5.0, -6.0, -5.5], higherIsBetter: false, "", 1, "").Verdict);
-        Assert.Equal(Verdict.Partly, DynaMoeClaims.Better([0.03], higherIsBetter: true, "", 1, "").Verdict);   // one seed: no error
+        Assert.Equal(Verdict.Reproduced, PairedComparison.Better([0.02, 0.021, 0.019], higherIsBetter: true, "", 1, "").Verdict);
+        Assert.Equal(Verdict.Partly, PairedComparison.Better([0.05, -0.04, 0.02], higherIsBetter: true, "", 1, "").Verdict);
+        Assert.Equal(Verdict.NotReproduced, PairedComparison.Better([-0.01, -0.02, 0.0], higherIsBetter: true, "", 1, "").Verdict);
+        Assert.Equal(Verdict.Reproduced, PairedComparison.Better([-5.0, -6.0, -5.5], higherIsBetter: false, "", 1, "").Verdict);
+        Assert.Equal(Verdict.Partly, PairedComparison.Better([0.03], higherIsBetter: true, "", 1, "").Verdict);   // one seed: no error
     }
 }

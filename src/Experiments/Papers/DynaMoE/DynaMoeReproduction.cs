@@ -8,51 +8,6 @@ using Plotly.NET;
 
 namespace MoeLab.Experiments.Papers.DynaMoE;
 
-/// <summary>Paired per-seed comparisons of two arms of the same runs (every arm of a DynaMoE run shares
-/// the data order and initialisation seed, so differences are paired by seed).</summary>
-public static class DynaMoeClaims
-{
-    /// <summary>Per seed: value(<paramref name="armA"/>) − value(<paramref name="armB"/>) of a summary metric,
-    /// over the seeds that have both arms.</summary>
-    public static IReadOnlyList<double> PairedDifferences(ResultSet runs, string metric, string armA, string armB)
-    {
-        var s = runs.Summaries;
-        var seed = FrameColumns.Get(s, "seed");
-        var arm = FrameColumns.Get(s, "arm");
-        var value = FrameColumns.Get(s, metric);
-        var a = new Dictionary<string, double>();
-        var b = new Dictionary<string, double>();
-        for (long r = 0; r < s.Rows.Count; r++)
-        {
-            string key = FrameColumns.Format(seed[r]);
-            double v = FrameColumns.AsDouble(value[r]) ?? double.NaN;
-            string name = FrameColumns.Format(arm[r]);
-            if (name == armA) a[key] = v;
-            else if (name == armB) b[key] = v;
-        }
-        var diffs = a.Keys.Intersect(b.Keys).OrderBy(k => k, StringComparer.Ordinal).Select(k => a[k] - b[k]).ToList();
-        if (diffs.Count == 0) throw new ArgumentException($"no seed has both arms '{armA}' and '{armB}' with '{metric}'.");
-        return diffs;
-    }
-
-    /// <summary>Verdict of "A is better than B" from paired differences where better means
-    /// <paramref name="higherIsBetter"/>: reproduced when the mean difference favours A by more than two
-    /// standard errors, not reproduced when it does not favour A at all or n &lt; 2 leaves no error, partly otherwise.</summary>
-    public static ClaimOutcome Better(IReadOnlyList<double> diffs, bool higherIsBetter, string label, double scale, string unit)
-    {
-        double mean = diffs.Average();
-        double sd = SampleStatistics.Std(diffs);
-        double se = sd / Math.Sqrt(diffs.Count);
-        double favour = higherIsBetter ? mean : -mean;
-        var verdict = favour <= 0 ? Verdict.NotReproduced
-            : diffs.Count >= 2 && favour > 2 * se ? Verdict.Reproduced
-            : Verdict.Partly;
-        string note = diffs.Count < 2 ? "one seed: no standard error" :
-            $"paired over {diffs.Count} seeds; standard error {(se * scale).ToString("G3", CultureInfo.InvariantCulture)}{(unit == "pp" ? " pp" : "")}";
-        return new ClaimOutcome([new Measurement(mean * scale, sd * scale, diffs.Count, "seeds", label, Unit: unit == "pp" ? "" : unit)], verdict, note);
-    }
-}
-
 /// <summary>DynaMoE's image-classification claims and figures (<c>dynamoe-images</c>), from saved runs.</summary>
 public sealed class DynaMoeImagesReproduction : IPaperReproduction
 {
@@ -71,7 +26,7 @@ public sealed class DynaMoeImagesReproduction : IPaperReproduction
             "test accuracy of descending − uniform (both batch-wide percentile routing, budget-matched: 32 experts in total), " +
             "paired by seed, in percentage points, mean ± sd. Reproduced when the gain exceeds two standard errors; " +
             "partly when positive but within them; not reproduced when ≤ 0.",
-            r => DynaMoeClaims.Better(DynaMoeClaims.PairedDifferences(r, "test_accuracy", "descending-batch-matched", "uniform-batch-matched"),
+            r => PairedComparison.Better(PairedComparison.PairedDifferences(r, "test_accuracy", "descending-batch-matched", "uniform-batch-matched"),
                 higherIsBetter: true, "descending − uniform (pp)", 100, "pp")),
         new ClaimDeclaration("dynamic-lowers-gradient-variance",
             "Dynamic expert activation lowers the variance of the gradients.",
@@ -79,7 +34,7 @@ public sealed class DynaMoeImagesReproduction : IPaperReproduction
             "relative variance of minibatch gradient norms after training (variance / mean², 10 minibatches at fixed weights), " +
             "uniform batch-percentile (dynamic) − uniform top-2 (fixed), paired by seed. Reproduced when lower by more than two " +
             "standard errors; partly when lower within them; not reproduced when not lower.",
-            r => DynaMoeClaims.Better(DynaMoeClaims.PairedDifferences(r, "grad_relvar_final", "uniform-batch-matched", "uniform-top2"),
+            r => PairedComparison.Better(PairedComparison.PairedDifferences(r, "grad_relvar_final", "uniform-batch-matched", "uniform-top2"),
                 higherIsBetter: false, "dynamic − fixed", 1, "")),
     ];
 
@@ -109,14 +64,14 @@ public sealed class DynaMoeLmReproduction : IPaperReproduction
             "Tiny: 1011.80 vs 1078.31 test perplexity (abstract; Recycling-the-Web)",
             "test perplexity of descending − uniform (batch percentile per position, budget-matched), paired by seed, " +
             "on our substitute corpus (.NET API docs). Reproduced when lower by more than two standard errors.",
-            r => DynaMoeClaims.Better(DynaMoeClaims.PairedDifferences(r, "test_perplexity", "descending-batch-matched", "uniform-batch-matched"),
+            r => PairedComparison.Better(PairedComparison.PairedDifferences(r, "test_perplexity", "descending-batch-matched", "uniform-batch-matched"),
                 higherIsBetter: false, "descending − uniform", 1, "")),
         new ClaimDeclaration("lm-ascending-vs-dense",
             "In a larger LM, ascending capacity is marginally better than a dense MLP.",
             "Small: 2308.29 (ascending) vs 2311.02 (dense) test perplexity (abstract)",
             "test perplexity of ascending − dense (the dense MLP has top-2's active parameters), paired by seed; same rule. " +
             "Our model is the smaller one (≈0.3M parameters), so this is a weak test of the Small-model claim.",
-            r => DynaMoeClaims.Better(DynaMoeClaims.PairedDifferences(r, "test_perplexity", "ascending-batch-matched", "dense"),
+            r => PairedComparison.Better(PairedComparison.PairedDifferences(r, "test_perplexity", "ascending-batch-matched", "dense"),
                 higherIsBetter: false, "ascending − dense", 1, "")),
     ];
 
