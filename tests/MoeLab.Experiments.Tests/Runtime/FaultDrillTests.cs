@@ -25,14 +25,17 @@ public class FaultDrillTests(ITestOutputHelper output)
 
         // Long enough that the kills land before the run can finish, however fast the machine is.
         string[] args = [.. ToyArgs, "--set", "train.steps=4800"];
-        using (var reference = MoelabProcess.Start(["run", "toy-regression", "--results", refRoot, .. args]))
-            reference.ExpectExit(0, TimeSpan.FromMinutes(3));
+        // One LibTorch thread: on a loaded machine two spinning OpenMP threads made the 4,800 steps take
+        // minutes instead of ≈20 s. The question here (same bytes after kills) does not depend on it.
+        var oneThread = new Dictionary<string, string> { ["OMP_NUM_THREADS"] = "1" };
+        using (var reference = MoelabProcess.Start(["run", "toy-regression", "--results", refRoot, .. args], oneThread))
+            reference.ExpectExit(0, TimeSpan.FromMinutes(10));
         string refDir = MoelabProcess.OnlyRun(refRoot, "toy-regression");
 
         var rng = new Random(20261201); // seeded: the same kill instants every time
         int kills = 0, killedBeforeAnyRow = 0;
         string? runDir = null;
-        var p = MoelabProcess.Start(["run", "toy-regression", "--results", root, .. args]);
+        var p = MoelabProcess.Start(["run", "toy-regression", "--results", root, .. args], oneThread);
         try
         {
             // Wait until the run exists on disk, then kill it, resume it, and kill it again, at random instants.
@@ -54,9 +57,9 @@ public class FaultDrillTests(ITestOutputHelper output)
                 if (status == RunLayout.Status.Completed) break; // the kill landed after the run's last write
                 Assert.Equal(RunLayout.Status.Running, status);
                 p.Dispose();
-                p = MoelabProcess.Start(["run", "--resume", runDir]);
+                p = MoelabProcess.Start(["run", "--resume", runDir], oneThread);
             }
-            if (RunManifest.Read(runDir).Status != RunLayout.Status.Completed) p.ExpectExit(0, TimeSpan.FromMinutes(3));
+            if (RunManifest.Read(runDir).Status != RunLayout.Status.Completed) p.ExpectExit(0, TimeSpan.FromMinutes(10));
         }
         finally
         {
