@@ -108,7 +108,7 @@ public static class EfficiencyLeverageAnalysis
             : $"mean EL at A = 1/4: {string.Join(", ", atQuarter.Select(x => $"G{x.G} {x.El:F3}"))}; best G {atQuarter.MaxBy(x => x.El).G}" +
               (fit is null ? "" : $"; fitted law's G* {ElAnalysis.SafeOptimum(fit.Law)}");
         claims.Add(new ElClaim("Optimal granularity G* lies between 8 and 12", "G* ≈ 12 (Table 2 law: 11.3 with log2 G)", gOurs,
-            atQuarter.Count < 3 ? "not tested" : $"tested only G ≤ {atQuarter.Max(x => x.G)}: " + (atQuarter.MaxBy(x => x.El).G == atQuarter.Max(x => x.G) ? "EL still rising at our largest G (consistent, not a confirmation)" : $"our optimum is G {atQuarter.MaxBy(x => x.El).G} (below 8)")));
+            GranularityVerdict(measured.Where(m => Math.Abs(m.a.ActivationRatio - 0.25) < 1e-9).Select(m => (m.a.Granularity, m.el)).ToList())));
 
         // 3. EL rises with compute.
         var perBudget = measured.GroupBy(m => m.a.Budget).OrderBy(g => g.Key).Select(g => (B: g.Key, C: g.Average(m => m.a.Compute), El: SampleStatistics.Median(g.Select(m => m.el)))).ToList();
@@ -280,5 +280,25 @@ public static class EfficiencyLeverageAnalysis
             order.Add(a.Name);
         }
         return order.Select(n => kept[n]).ToList();
+    }
+
+    /// <summary>The verdict on "G* lies in 8–12" from measured EL per run at one activation ratio: which G has the
+    /// highest mean EL, and whether it beats the runner-up by more than two standard errors (Welch, over the runs of
+    /// each G); with one run per G, or a lead within noise, the direction is reported as not resolved.</summary>
+    public static string GranularityVerdict(IReadOnlyList<(double G, double El)> runs)
+    {
+        var groups = runs.GroupBy(r => r.G).Select(g => (G: g.Key, Els: g.Select(r => r.El).ToList())).OrderBy(g => g.G).ToList();
+        if (groups.Count < 3) return "not tested";
+        var ranked = groups.OrderByDescending(g => g.Els.Average()).ToList();
+        var (best, second) = (ranked[0], ranked[1]);
+        double maxG = groups.Max(g => g.G);
+        string where = best.G == maxG ? $"best at our largest G {best.G} (EL may still rise)"
+            : best.G >= 8 && best.G <= 12 ? $"best G {best.G} of {string.Join("/", groups.Select(g => g.G))}, inside 8–12"
+            : best.G < 8 ? $"best G {best.G} of {string.Join("/", groups.Select(g => g.G))}, below 8"
+            : $"best G {best.G} of {string.Join("/", groups.Select(g => g.G))}, above 12";
+        bool resolved = best.Els.Count > 1 && second.Els.Count > 1 &&
+            best.Els.Average() - second.Els.Average() > 2 * Math.Sqrt(
+                Math.Pow(SampleStatistics.Std(best.Els), 2) / best.Els.Count + Math.Pow(SampleStatistics.Std(second.Els), 2) / second.Els.Count);
+        return resolved ? where : $"{where}, but not resolved (lead over G {second.G} within 2 SE of the per-run EL)";
     }
 }

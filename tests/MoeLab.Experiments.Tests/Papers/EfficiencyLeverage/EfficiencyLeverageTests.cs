@@ -175,4 +175,19 @@ public sealed class EfficiencyLeverageTests
         var e = Assert.Throws<InvalidDataException>(() => EfficiencyLeverageAnalysis.Combine(reference.Concat(clash)));
         Assert.Contains("dense-d32-s0", e.Message);
     }
+
+    [Fact]
+    public void GranularityVerdictSaysWhereTheBestGIsAndWhetherItsLeadIsResolved()
+    {
+        // G 8 best by far (runs 10, 11 vs ≤ 3): inside 8–12 and resolved.
+        var clear = new List<(double, double)> { (1, 2), (1, 3), (2, 2.5), (2, 3), (8, 10), (8, 11), (16, 3), (16, 2) };
+        Assert.Equal("best G 8 of 1/2/8/16, inside 8–12", EfficiencyLeverageAnalysis.GranularityVerdict(clear));
+        // G 8 best on average but G 2's runs overlap it: not resolved.
+        var noisy = new List<(double, double)> { (1, 2), (1, 3), (2, 1), (2, 12), (8, 6), (8, 9), (16, 3), (16, 2) };
+        Assert.StartsWith("best G 8 of 1/2/8/16, inside 8–12, but not resolved (lead over G 2", EfficiencyLeverageAnalysis.GranularityVerdict(noisy));
+        // Best at the largest G tested, below 8, and too few granularities.
+        Assert.StartsWith("best at our largest G 4", EfficiencyLeverageAnalysis.GranularityVerdict([(1, 1), (1, 1.1), (2, 2), (2, 2.1), (4, 5), (4, 5.1)]));
+        Assert.StartsWith("best G 2 of 1/2/4, below 8", EfficiencyLeverageAnalysis.GranularityVerdict([(1, 1), (1, 1.1), (2, 5), (2, 5.1), (4, 2), (4, 2.1)]));
+        Assert.Equal("not tested", EfficiencyLeverageAnalysis.GranularityVerdict([(1, 1), (2, 2)]));
+    }
 }
