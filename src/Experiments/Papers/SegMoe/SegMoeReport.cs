@@ -64,6 +64,20 @@ public static class SegMoeReport
         return frame;
     }
 
+    /// <summary>The claims as a table (the columns of <see cref="ClaimsTable.Header"/>; the paper's number prefixed
+    /// "paper:"), so it renders as a table in every notebook front end.</summary>
+    public static DataFrame ClaimsFrame(IEnumerable<PaperClaim> claims)
+    {
+        var list = claims.ToList();
+        return new DataFrame(
+            new StringDataFrameColumn(ClaimsTable.Header[0], list.Select(c => c.Claim)),
+            new StringDataFrameColumn(ClaimsTable.Header[1], list.Select(c => "paper: " + c.PaperNumber)),
+            new StringDataFrameColumn(ClaimsTable.Header[2], list.Select(c => c.OurMeasure)),
+            new StringDataFrameColumn(ClaimsTable.Header[3], list.Select(c => c.OurNumber)),
+            new StringDataFrameColumn(ClaimsTable.Header[4], list.Select(c => c.VerdictText)),
+            new StringDataFrameColumn(ClaimsTable.Header[5], list.Select(c => c.Note)));
+    }
+
     /// <summary>"mean ± sd (n)" with three decimals.</summary>
     public static string Cell(IReadOnlyList<double>? values)
     {
