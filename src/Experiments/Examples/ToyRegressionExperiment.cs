@@ -157,17 +157,6 @@ public sealed class ToyRegressionExperiment : Experiment<ToyRegressionConfig>
         return (xt, yt, xv, yv);
     }
 
-    internal static long[] Permutation(int n, Random rng)
-    {
-        var p = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
-        for (int i = n - 1; i > 0; i--)
-        {
-            int j = rng.Next(i + 1);
-            (p[i], p[j]) = (p[j], p[i]);
-        }
-        return p;
-    }
-
     internal static double MeanSquaredError(ToyMixture model, Tensor x, Tensor y, int batchSize)
     {
         long n = x.shape[0];
@@ -199,7 +188,7 @@ internal sealed class ToyTask(ToyRegressionConfig c, RunContext ctx, ToyMixture 
         int epoch = (int)(step / _batchesPerEpoch);
         if (epoch != _cachedEpoch)
         {
-            _order = ToyRegressionExperiment.Permutation(c.Data.TrainSize, ctx.CreateRandom($"data-order-epoch-{epoch}"));
+            _order = RunRandom.Permutation(c.Data.TrainSize, ctx.CreateRandom($"data-order-epoch-{epoch}"));
             _cachedEpoch = epoch;
         }
         int offset = (int)(step % _batchesPerEpoch) * c.Train.BatchSize;

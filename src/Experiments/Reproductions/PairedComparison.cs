@@ -31,6 +31,26 @@ public static class PairedComparison
         return diffs;
     }
 
+    /// <summary>Per seed: a[seed] − b[seed] over the seeds both have, in seed order (empty when none).</summary>
+    public static IReadOnlyList<double> PairedDifferences<TSeed>(IReadOnlyDictionary<TSeed, double> a, IReadOnlyDictionary<TSeed, double> b)
+        where TSeed : notnull =>
+        a.Keys.Where(b.ContainsKey).Order().Select(k => a[k] - b[k]).ToList();
+
+    /// <summary>The lab's one rule for "A is better than B" from paired differences (A − B):
+    /// <see cref="Verdict.Reproduced"/> when the mean favours A by more than two standard errors (n ≥ 2),
+    /// <see cref="Verdict.NotReproduced"/> when it does not favour A at all, <see cref="Verdict.Partly"/> otherwise
+    /// (favours A, within noise), <see cref="Verdict.NotTested"/> when there is no pair.</summary>
+    public static Verdict Judge(IReadOnlyList<double> diffs, bool higherIsBetter)
+    {
+        if (diffs.Count == 0) return Verdict.NotTested;
+        double mean = diffs.Average();
+        double favour = higherIsBetter ? mean : -mean;
+        if (favour <= 0) return Verdict.NotReproduced;
+        if (diffs.Count < 2) return Verdict.Partly;
+        double se = SampleStatistics.Std(diffs) / Math.Sqrt(diffs.Count);
+        return favour > 2 * se ? Verdict.Reproduced : Verdict.Partly;
+    }
+
     /// <summary>Verdict of "A is better than B" from paired differences where better means
     /// <paramref name="higherIsBetter"/>: reproduced when the mean difference favours A by more than two
     /// standard errors, not reproduced when it does not favour A at all or n &lt; 2 leaves no error, partly otherwise.</summary>
@@ -39,10 +59,7 @@ public static class PairedComparison
         double mean = diffs.Average();
         double sd = SampleStatistics.Std(diffs);
         double se = sd / Math.Sqrt(diffs.Count);
-        double favour = higherIsBetter ? mean : -mean;
-        var verdict = favour <= 0 ? Verdict.NotReproduced
-            : diffs.Count >= 2 && favour > 2 * se ? Verdict.Reproduced
-            : Verdict.Partly;
+        var verdict = Judge(diffs, higherIsBetter);
         string note = diffs.Count < 2 ? "one seed: no standard error" :
             $"paired over {diffs.Count} seeds; standard error {(se * scale).ToString("G3", CultureInfo.InvariantCulture)}{(unit == "pp" ? " pp" : "")}";
         return new ClaimOutcome([new Measurement(mean * scale, sd * scale, diffs.Count, "seeds", label, Unit: unit == "pp" ? "" : unit)], verdict, note);

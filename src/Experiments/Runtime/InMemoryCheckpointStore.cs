@@ -13,6 +13,10 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, IDisposable
 
     public IReadOnlyCollection<string> Names => _json.Keys.Concat(_files.Keys).ToList();
 
+    /// <summary>Called with an entry's name right after it is stored (tests throw from it to simulate a
+    /// process killed between two writes of one checkpoint).</summary>
+    public Action<string>? AfterSave { get; set; }
+
     public bool Exists(string name) => _json.ContainsKey(name) || _files.ContainsKey(name);
 
     public void SaveJson<T>(string name, T state)
@@ -20,6 +24,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, IDisposable
         CheckpointNames.Validate(name);
         _json[name] = JsonSerializer.Serialize(state, ConfigJson.Options);
         _files.Remove(name);
+        AfterSave?.Invoke(name);
     }
 
     public T? LoadJson<T>(string name) where T : class =>
@@ -34,6 +39,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, IDisposable
         _files[name] = File.ReadAllBytes(tmp);
         _json.Remove(name);
         File.Delete(tmp);
+        AfterSave?.Invoke(name);
     }
 
     public string PathOf(string name)

@@ -68,4 +68,17 @@ public static class RunRandom
         x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
         return x ^ (x >> 31);
     }
+
+    /// <summary>A permutation of 0..n−1 (Fisher–Yates from the top, one <c>rng.Next(i + 1)</c> per position):
+    /// an epoch's data order from <c>ctx.CreateRandom($"data-order-epoch-{epoch}")</c>.</summary>
+    public static long[] Permutation(int n, Random rng)
+    {
+        var p = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
+        for (int i = n - 1; i > 0; i--)
+        {
+            int j = rng.Next(i + 1);
+            (p[i], p[j]) = (p[j], p[i]);
+        }
+        return p;
+    }
 }

@@ -70,7 +70,17 @@ public sealed record TrainerOutcome(long Steps, bool StoppedEarly, double LastTr
 /// <c>items_per_second, peak_rss_mib</c> every LogEvery steps (wall-clock figures, never compared).</para></summary>
 public static class Trainer
 {
-    private sealed record State(long Step, EarlyStopping.StateRecord? Early, bool Completed = false, bool StoppedEarly = false);
+    /// <param name="Generation">Which generation of the binary entries belongs to this state (entries named
+    /// <c>&lt;prefix&gt;g&lt;n&gt;-model.bin</c> etc.); null in checkpoints written before generations existed, whose
+    /// entries are <c>&lt;prefix&gt;model.bin</c> etc.</param>
+    private sealed record State(long Step, EarlyStopping.StateRecord? Early, bool Completed = false, bool StoppedEarly = false, long? Generation = null);
+
+    /// <summary>Names of the binary entries of one checkpoint generation (null = the pre-generation names).</summary>
+    private static (string Model, string Optimizer, string Rng) Entries(string prefix, long? generation)
+    {
+        string g = generation is { } n ? $"{prefix}g{n.ToString(System.Globalization.CultureInfo.InvariantCulture)}-" : prefix;
+        return (g + "model.bin", g + "optimizer.bin", g + "rng.bin");
+    }
 
     public static TrainerOutcome Run(RunContext ctx, nn.Module model, optim.Optimizer optimizer, ITrainingTask task, TrainerOptions o)
     {
@@ -79,14 +89,22 @@ public static class Trainer
             throw new ArgumentException("TrainerOptions: LogEvery, EvalEvery and GradientAccumulation must be ≥ 1, CheckpointEvery ≥ 0.", nameof(o));
         var early = o.EarlyStopPatience > 0 ? new EarlyStopping(o.EarlyStopMode, o.EarlyStopPatience) : null;
         var parameters = model.parameters().ToList();
-        string stateEntry = o.CheckpointPrefix + "state", modelEntry = o.CheckpointPrefix + "model.bin",
-            optimizerEntry = o.CheckpointPrefix + "optimizer.bin", rngEntry = o.CheckpointPrefix + "rng.bin";
+        string stateEntry = o.CheckpointPrefix + "state";
+        // A checkpoint is several entries (model, optimiser, generator, state). They are never overwritten in
+        // place: each save writes a new generation of binary entries, then the state entry (one atomic rename)
+        // that names that generation, and only then deletes the previous generation. A kill at any instant
+        // leaves the last complete checkpoint intact (a torn save only leaves an unreferenced generation,
+        // which the next save overwrites). Overwriting in place lost this: a SIGKILL between the model and the
+        // state writes resumed step-N state with step-(N+k) weights.
+        long? generation = null;
 
         string who = o.Arm == "main" ? "" : o.Arm + ": "; // log prefix for runs with several arms
         long start = 0;
         if (ctx.Checkpoints.Exists(stateEntry))
         {
             var state = ctx.Checkpoints.LoadJson<State>(stateEntry)!;
+            generation = state.Generation;
+            var (modelEntry, optimizerEntry, rngEntry) = Entries(o.CheckpointPrefix, generation);
             model.load(ctx.Checkpoints.PathOf(modelEntry));
             Optimizers.LoadState(optimizer, ctx.Checkpoints.PathOf(optimizerEntry));
             if (ctx.Checkpoints.Exists(rngEntry)) TorchRandomState.Restore(ctx.Checkpoints.PathOf(rngEntry));
@@ -102,11 +120,20 @@ public static class Trainer
 
         void Save(long completedSteps, bool completed = false, bool stoppedEarly = false)
         {
+            long next = (generation ?? 0) + 1;
+            var (modelEntry, optimizerEntry, rngEntry) = Entries(o.CheckpointPrefix, next);
             ctx.Checkpoints.SaveFile(modelEntry, p => model.save(p));
             ctx.Checkpoints.SaveFile(optimizerEntry, p => Optimizers.SaveState(optimizer, p));
             ctx.Checkpoints.SaveFile(rngEntry, TorchRandomState.Save);
-            // The state entry goes last: it marks a complete checkpoint.
-            ctx.Checkpoints.SaveJson(stateEntry, new State(completedSteps, early?.State, completed, stoppedEarly));
+            // The state entry goes last: its atomic rename is the instant the new checkpoint replaces the old.
+            ctx.Checkpoints.SaveJson(stateEntry, new State(completedSteps, early?.State, completed, stoppedEarly, next));
+            var (oldModel, oldOptimizer, oldRng) = Entries(o.CheckpointPrefix, generation);
+            if (generation is { } g)
+                ctx.Checkpoints.DeleteWithPrefix(o.CheckpointPrefix + "g" + g.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-");
+            else
+                foreach (string old in new[] { oldModel, oldOptimizer, oldRng })
+                    ctx.Checkpoints.DeleteWithPrefix(old); // a pre-generation checkpoint's entries (exact names)
+            generation = next;
         }
 
         model.train();

@@ -25,46 +25,56 @@ public class FaultDrillTests(ITestOutputHelper output)
 
         // Long enough that the kills land before the run can finish, however fast the machine is.
         string[] args = [.. ToyArgs, "--set", "train.steps=4800"];
-        using (var reference = MoelabProcess.Start(["run", "toy-regression", "--results", refRoot, .. args]))
-            reference.ExpectExit(0, TimeSpan.FromMinutes(3));
+        // One LibTorch thread: on a loaded machine two spinning OpenMP threads made the 4,800 steps take
+        // minutes instead of ≈20 s. The question here (same bytes after kills) does not depend on it.
+        var oneThread = new Dictionary<string, string> { ["OMP_NUM_THREADS"] = "1" };
+        using (var reference = MoelabProcess.Start(["run", "toy-regression", "--results", refRoot, .. args], oneThread))
+            reference.ExpectExit(0, TimeSpan.FromMinutes(10));
         string refDir = MoelabProcess.OnlyRun(refRoot, "toy-regression");
 
-        var rng = new Random(20261201); // seeded: the same kill instants every time
-        int kills = 0, killedBeforeAnyRow = 0;
+        // Kill instants are tied to progress, not to the clock, so that a slow or loaded machine still kills
+        // mid-training (a clock-based drill on a loaded machine killed six times during start-up and tested
+        // nothing): each kill waits until the run has logged a seeded random number of further metric rows
+        // (≈ 100–650 steps), then a random 0–400 ms more, so kills also land inside checkpoint writes.
+        var rng = new Random(20261201);
+        int kills = 0, killsWithCheckpoint = 0;
         string? runDir = null;
-        var p = MoelabProcess.Start(["run", "toy-regression", "--results", root, .. args]);
+        var p = MoelabProcess.Start(["run", "toy-regression", "--results", root, .. args], oneThread);
         try
         {
-            // Wait until the run exists on disk, then kill it, resume it, and kill it again, at random instants.
             MoelabProcess.WaitFor(() => Directory.Exists(Path.Combine(root, "toy-regression")) &&
                                         Directory.GetDirectories(Path.Combine(root, "toy-regression")).Length == 1 &&
                                         File.Exists(Path.Combine(MoelabProcess.OnlyRun(root, "toy-regression"), RunLayout.Manifest)), p, "the run directory");
             runDir = MoelabProcess.OnlyRun(root, "toy-regression");
             for (int k = 0; k < 6; k++)
             {
-                Thread.Sleep(TimeSpan.FromMilliseconds(rng.Next(50, 1800)));
+                int target = SafeRowCount(runDir) + rng.Next(30, 200);
+                var waited = Stopwatch.StartNew();
+                while (!p.HasExited && SafeRowCount(runDir) < target && waited.Elapsed < TimeSpan.FromMinutes(10)) Thread.Sleep(20);
+                Thread.Sleep(rng.Next(0, 400));
                 if (p.HasExited) break;
-                int rowsBefore = SafeRowCount(runDir);
                 p.Kill(); // SIGKILL
                 p.WaitForExit();
                 kills++;
-                if (rowsBefore == 0) killedBeforeAnyRow++;
-                output.WriteLine($"kill {kills}: {SafeRowCount(runDir)} metric rows on disk, checkpoint {CheckpointStep(runDir)}");
+                string checkpoint = CheckpointStep(runDir);
+                if (checkpoint != "none") killsWithCheckpoint++;
+                output.WriteLine($"kill {kills}: {SafeRowCount(runDir)} metric rows on disk, checkpoint {checkpoint}");
                 string status = RunManifest.Read(runDir).Status;
                 if (status == RunLayout.Status.Completed) break; // the kill landed after the run's last write
                 Assert.Equal(RunLayout.Status.Running, status);
                 p.Dispose();
-                p = MoelabProcess.Start(["run", "--resume", runDir]);
+                p = MoelabProcess.Start(["run", "--resume", runDir], oneThread);
             }
-            if (RunManifest.Read(runDir).Status != RunLayout.Status.Completed) p.ExpectExit(0, TimeSpan.FromMinutes(3));
+            if (RunManifest.Read(runDir).Status != RunLayout.Status.Completed) p.ExpectExit(0, TimeSpan.FromMinutes(10));
         }
         finally
         {
             if (!p.HasExited) p.Kill();
             p.Dispose();
         }
-        output.WriteLine($"{kills} kills ({killedBeforeAnyRow} before the first metric row)");
+        output.WriteLine($"{kills} kills ({killsWithCheckpoint} resumed from a checkpoint)");
         Assert.True(kills >= 3, $"only {kills} kills landed before the run finished; the drill needs a longer run");
+        Assert.True(killsWithCheckpoint >= 2, $"only {killsWithCheckpoint} kills came after the first checkpoint");
 
         var m = RunManifest.Read(runDir);
         Assert.Equal(RunLayout.Status.Completed, m.Status);

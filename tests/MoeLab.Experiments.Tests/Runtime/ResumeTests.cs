@@ -34,6 +34,42 @@ public class ResumeTests
             [second.SummaryValue("val_loss"), second.SummaryValue("train_loss")], "summary");
     }
 
+    private sealed class SimulatedKill : Exception;
+
+    [Theory]
+    [InlineData("model.bin")]     // killed after the new weights were written, before the optimiser state
+    [InlineData("rng.bin")]       // killed after every binary entry, before the state entry
+    public void A_kill_in_the_middle_of_writing_a_checkpoint_resumes_from_the_previous_one(string killedAfter)
+    {
+        // Regression: entries used to be overwritten in place, so a kill between the model write and the
+        // state write resumed the step-20 state with step-40 weights (seen as a 2-in-5 failure of the
+        // SIGKILL drill under load). Saves are now generations, committed by the state entry.
+        var config = (ToyRegressionConfig)Toy.Smoke().Config; // checkpoints every 20 of 60 steps
+        var full = new InMemoryRunContext("toy-regression", seed: 11);
+        Toy.Experiment.Run(config, full);
+
+        using var store = new InMemoryCheckpointStore();
+        int seen = 0;
+        store.AfterSave = name =>
+        {
+            if (name.EndsWith(killedAfter, StringComparison.Ordinal) && ++seen == 2) throw new SimulatedKill();
+        };
+        var first = new InMemoryRunContext("toy-regression", seed: 11, checkpoints: store);
+        Assert.Throws<SimulatedKill>(() => Toy.Experiment.Run(config, first));
+        store.AfterSave = null;
+        Assert.Contains(first.Metrics, r => r.Step == 40); // the torn save came after step 40 was logged
+
+        var second = new InMemoryRunContext("toy-regression", seed: 11, checkpoints: store);
+        Toy.Experiment.Run(config, second);
+        Assert.Contains(second.LogLines, l => l.Contains("resuming from checkpoint at step 20", StringComparison.Ordinal));
+        var expected = full.Metrics.Where(r => r.Step > 20).ToList();
+        Assert.Equal(expected.Select(r => (r.Step, r.Arm, r.Metric)), second.Metrics.Select(r => (r.Step, r.Arm, r.Metric)));
+        SameResults.AssertValues(expected.Select(r => r.Value), second.Metrics.Select(r => r.Value), "metrics after the resume");
+        // The old generation is gone once a newer one is committed: one checkpoint's worth of entries.
+        Assert.Single(store.Names, n => n.EndsWith("model.bin", StringComparison.Ordinal));
+        Assert.Single(store.Names, n => n.EndsWith("optimizer.bin", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Resumed_run_directory_has_the_same_metrics_and_summary_files_as_an_uninterrupted_one()
     {

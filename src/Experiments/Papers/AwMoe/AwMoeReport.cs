@@ -1,5 +1,6 @@
 using Microsoft.Data.Analysis;
 using MoeLab.Experiments.Plotting;
+using MoeLab.Experiments.Reproductions;
 using MoeLab.Experiments.Results;
 using MoeLab.Metrics.Statistics;
 using Plotly.NET;
@@ -69,24 +70,36 @@ public static class AwMoeReport
         return new DataFrame(columns);
     }
 
-    /// <summary>Paired difference (arm a − arm b) of a metric over the seeds both have: mean, sd, n.</summary>
-    public static (double Mean, double Sd, int N) PairedDifference(IReadOnlyList<AwMoeRow> rows, string a, string b, string metric)
+    /// <summary>Paired difference (arm a − arm b) of a metric over the seeds both have: the differences, their
+    /// mean, sd and n (pairing by <see cref="PairedComparison"/>, as every reproduction does).</summary>
+    public static Paired PairedDifference(IReadOnlyList<AwMoeRow> rows, string a, string b, string metric)
     {
-        var left = rows.Where(r => r.Arm == a && r.Values.ContainsKey(metric)).ToDictionary(r => r.Seed, r => r.Values[metric]);
-        var diffs = rows.Where(r => r.Arm == b && r.Values.ContainsKey(metric) && left.ContainsKey(r.Seed))
-            .Select(r => left[r.Seed] - r.Values[metric]).ToList();
-        return (SampleStatistics.Mean(diffs), SampleStatistics.Std(diffs), diffs.Count);
+        Dictionary<long, double> Of(string arm) =>
+            rows.Where(r => r.Arm == arm && r.Values.ContainsKey(metric)).ToDictionary(r => r.Seed, r => r.Values[metric]);
+        return new Paired(PairedComparison.PairedDifferences(Of(a), Of(b)));
     }
 
-    private static string Diff((double Mean, double Sd, int N) d) =>
+    /// <summary>Paired differences and their mean, sd (NaN below 2) and count.</summary>
+    public sealed record Paired(IReadOnlyList<double> Differences)
+    {
+        public int N => Differences.Count;
+        public double Mean => N == 0 ? double.NaN : Differences.Average();
+        public double Sd => N < 2 ? double.NaN : SampleStatistics.Std(Differences);
+    }
+
+    private static string Diff(Paired d) =>
         d.N == 0 ? "–" : d.N == 1 ? $"{d.Mean:+0.0000;-0.0000} (1 seed)" : $"{d.Mean:+0.0000;-0.0000} ± {d.Sd:F4} (n = {d.N})";
 
-    /// <summary>"supported" when the paired mean difference is positive by more than one sd of the
-    /// differences (a loose bar for ≥ 5 seeds; we state the numbers next to it), "not supported" when it is
-    /// negative by more than one sd, else "inconclusive".</summary>
-    private static string Verdict((double Mean, double Sd, int N) d) =>
-        d.N < 2 || double.IsNaN(d.Sd) ? "inconclusive (fewer than 2 seeds)"
-        : d.Mean > d.Sd ? "supported" : d.Mean < -d.Sd ? "not supported (reversed)" : "inconclusive (within noise)";
+    /// <summary>The lab's rule (<see cref="PairedComparison.Judge"/>: the mean favours aw-moe by more than two
+    /// standard errors of the paired differences) in this table's words: "supported", "inconclusive (within
+    /// noise)" when it favours aw-moe by less, "not supported" when it does not favour aw-moe.</summary>
+    private static string Verdict(Paired d) =>
+        d.N < 2 ? "inconclusive (fewer than 2 seeds)" : PairedComparison.Judge(d.Differences, higherIsBetter: true) switch
+        {
+            Reproductions.Verdict.Reproduced => "supported",
+            Reproductions.Verdict.NotReproduced => "not supported",
+            _ => "inconclusive (within noise)",
+        };
 
     /// <summary>Below this NMI between arg-max expert and persona we do not call experts aligned with
     /// personas, whatever the differences between arms (our bar: 0 = independent, 1 = one expert per persona).</summary>
@@ -135,7 +148,7 @@ public static class AwMoeReport
     }
 
     /// <summary>Per seed: [(aw-moe − no-cl) on long-tail] − [(aw-moe − no-cl) on head].</summary>
-    private static (double Mean, double Sd, int N) PairedGap(IReadOnlyList<AwMoeRow> rows, string metric)
+    private static Paired PairedGap(IReadOnlyList<AwMoeRow> rows, string metric)
     {
         var gaps = new List<double>();
         foreach (long seed in rows.Select(r => r.Seed).Distinct())
@@ -147,7 +160,7 @@ public static class AwMoeReport
             if (!(aw.Values.ContainsKey(t) && aw.Values.ContainsKey(h) && no.Values.ContainsKey(t) && no.Values.ContainsKey(h))) continue;
             gaps.Add(aw.Values[t] - no.Values[t] - (aw.Values[h] - no.Values[h]));
         }
-        return (SampleStatistics.Mean(gaps), SampleStatistics.Std(gaps), gaps.Count);
+        return new Paired(gaps);
     }
 
     /// <summary>One row per completed AW-MoE run of a sensitivity sweep: its unknowns (K, ρ, τ, λ, views) and

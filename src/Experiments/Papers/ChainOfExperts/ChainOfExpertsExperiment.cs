@@ -252,7 +252,7 @@ internal sealed class ChainOfExpertsTask(DecoderLanguageModel model, SequenceWin
         int epoch = (int)(step / _batchesPerEpoch);
         if (epoch != _cachedEpoch)
         {
-            _order = Permutation((int)train.Count, ctx.CreateRandom($"data-order-epoch-{epoch}"));
+            _order = RunRandom.Permutation((int)train.Count, ctx.CreateRandom($"data-order-epoch-{epoch}"));
             _cachedEpoch = epoch;
         }
         int batch = (int)Math.Min(c.Train.BatchSize, train.Count);
@@ -327,16 +327,5 @@ internal sealed class ChainOfExpertsTask(DecoderLanguageModel model, SequenceWin
             collect?.Invoke(o);
         }
         return sum / tokens;
-    }
-
-    internal static long[] Permutation(int n, Random rng)
-    {
-        var p = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
-        for (int i = n - 1; i > 0; i--)
-        {
-            int j = rng.Next(i + 1);
-            (p[i], p[j]) = (p[j], p[i]);
-        }
-        return p;
     }
 }

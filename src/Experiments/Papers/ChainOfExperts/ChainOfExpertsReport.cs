@@ -140,31 +140,44 @@ public static class ChainOfExpertsReport
         new("CoE C=2 vs MoE with 2× layers (the paper: deeper MoE is better)", "coe-c2-k", "moe-k-2x-layers"),
     ];
 
-    /// <summary>Each claim on one corpus: our means ± sd (n seeds), the difference A − B with a Welch
-    /// standard error, a verdict (|diff| &gt; 2·SE decides; fewer than 2 seeds on either side: no verdict),
-    /// and the paper's single-seed numbers for the same arms, labelled as the paper's.</summary>
-    public static DataFrame ClaimsTable(IReadOnlyList<CoeArmAggregate> aggregates, string corpus = "Arithmetic")
+    /// <summary>Each claim on one corpus: our means ± sd (n seeds), the difference A − B paired by seed (every
+    /// arm of a seed shares the data order and initialisation stream), its standard error, the lab's verdict
+    /// (<see cref="Reproductions.PairedComparison.Judge"/>: the mean favours the claim by more than two standard
+    /// errors; fewer than 2 paired seeds: no verdict), and the paper's single-seed numbers, labelled as the paper's.</summary>
+    public static DataFrame ClaimsTable(IReadOnlyList<CoeRunRow> rows, IReadOnlyList<CoeArmAggregate> aggregates, string corpus = "Arithmetic")
     {
         var byArm = aggregates.Where(a => a.Corpus == corpus).ToDictionary(a => a.Arm);
+        Dictionary<long, double> Loss(string arm) => rows.Where(r => r.Corpus == corpus && r.Arm == arm && r.Values.ContainsKey("val_loss"))
+            .GroupBy(r => r.Seed).ToDictionary(g => g.Key, g => g.First().Values["val_loss"]);
         var text = new List<string>(); var ours = new List<string>(); var diff = new List<double>(); var se = new List<double>();
-        var verdict = new List<string>(); var paper = new List<string>();
+        var pairs = new List<int>(); var verdict = new List<string>(); var paper = new List<string>();
         foreach (var c in Claims)
         {
             if (!byArm.TryGetValue(c.A, out var a) || !byArm.TryGetValue(c.B, out var b)) continue;
-            double d = a.ValLossMean - b.ValLossMean;
-            double e = a.Seeds > 1 && b.Seeds > 1 ? Math.Sqrt(a.ValLossStd * a.ValLossStd / a.Seeds + b.ValLossStd * b.ValLossStd / b.Seeds) : double.NaN;
+            var d = Reproductions.PairedComparison.PairedDifferences(Loss(c.A), Loss(c.B));
+            double mean = d.Count > 0 ? d.Average() : double.NaN;
+            double e = d.Count > 1 ? SampleStatistics.Std(d) / Math.Sqrt(d.Count) : double.NaN;
             string v;
-            if (double.IsNaN(e)) v = $"no verdict (n = {a.Seeds} vs {b.Seeds} seeds)";
-            else if (c.ExpectLower) v = d < -2 * e ? "supported" : d > 2 * e ? "contradicted" : "not resolved (within 2 SE)";
-            else v = d < -2 * e ? "contradicted (iterating helped)" : "supported";
+            if (d.Count < 2) v = $"no verdict ({d.Count} paired seed{(d.Count == 1 ? "" : "s")})";
+            else if (c.ExpectLower)
+                v = Reproductions.PairedComparison.Judge(d, higherIsBetter: false) switch
+                {
+                    Reproductions.Verdict.Reproduced => "supported",
+                    Reproductions.Verdict.NotReproduced => mean > 2 * e ? "contradicted (B lower by > 2 SE)" : "not supported (A not lower)",
+                    _ => "not resolved (A lower, within 2 SE)",
+                };
+            else // "A is not better than B": contradicted only when A is lower by more than two standard errors
+                v = Reproductions.PairedComparison.Judge(d, higherIsBetter: false) == Reproductions.Verdict.Reproduced
+                    ? "contradicted (iterating helped)" : "supported";
             text.Add(c.Text);
             ours.Add($"{c.A} {a.ValLossMean:F4} ± {a.ValLossStd:F4} (n={a.Seeds}) vs {c.B} {b.ValLossMean:F4} ± {b.ValLossStd:F4} (n={b.Seeds})");
-            diff.Add(Math.Round(d, 4)); se.Add(Math.Round(e, 4)); verdict.Add(v);
+            diff.Add(Math.Round(mean, 4)); se.Add(Math.Round(e, 4)); pairs.Add(d.Count); verdict.Add(v);
             paper.Add(PaperValidationLoss.TryGetValue(c.A, out double pa) && PaperValidationLoss.TryGetValue(c.B, out double pb)
                 ? $"paper (single seed): {pa:F3} vs {pb:F3}, diff {pa - pb:+0.000;-0.000}" : "–");
         }
         return new DataFrame(new StringDataFrameColumn("claim", text), new StringDataFrameColumn("ours", ours),
-            new PrimitiveDataFrameColumn<double>("diff_A_minus_B", diff), new PrimitiveDataFrameColumn<double>("welch_se", se),
+            new PrimitiveDataFrameColumn<double>("paired_diff_A_minus_B", diff), new PrimitiveDataFrameColumn<double>("paired_se", se),
+            new PrimitiveDataFrameColumn<int>("paired_seeds", pairs),
             new StringDataFrameColumn("verdict", verdict), new StringDataFrameColumn("paper", paper));
     }
 }

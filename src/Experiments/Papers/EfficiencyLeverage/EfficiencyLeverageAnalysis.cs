@@ -259,4 +259,26 @@ public static class EfficiencyLeverageAnalysis
                 (int)D("experts", r), (int)D("active_experts", r), D("seconds", r)));
         return list;
     }
+
+    /// <summary>The arms of several runs as one list: an arm that two runs both trained (same name, e.g. the dense
+    /// arms of an extension run that adds MoE arms) is kept once, and only when both runs measured the same
+    /// validation loss to the bit (same config and seed give the same bytes); otherwise an error names the arm.</summary>
+    public static List<ElArmResult> Combine(IEnumerable<ElArmResult> arms)
+    {
+        var kept = new Dictionary<string, ElArmResult>();
+        var order = new List<string>();
+        foreach (var a in arms)
+        {
+            if (kept.TryGetValue(a.Name, out var seen))
+            {
+                if (seen.ValLoss.CompareTo(a.ValLoss) != 0 || seen.Compute.CompareTo(a.Compute) != 0)
+                    throw new InvalidDataException($"arm '{a.Name}' appears in two runs with different results (val_loss {seen.ValLoss:R} vs {a.ValLoss:R}, " +
+                                                   $"compute {seen.Compute:R} vs {a.Compute:R}): the runs do not share config and seed, so they cannot be combined.");
+                continue;
+            }
+            kept[a.Name] = a;
+            order.Add(a.Name);
+        }
+        return order.Select(n => kept[n]).ToList();
+    }
 }

@@ -160,4 +160,19 @@ public sealed class EfficiencyLeverageTests
         frame.Columns.Remove("compute");
         Assert.Contains("compute", Assert.Throws<ArgumentException>(() => EfficiencyLeverageAnalysis.FromSummaries(frame)).Message);
     }
+
+    [Fact]
+    public void CombineKeepsAnArmTwoRunsShareOnceAndRefusesOnesThatDisagree()
+    {
+        ElArmResult Arm(string name, double loss, double seconds) =>
+            new(name, name.StartsWith("dense") ? "dense" : "moe", "grid", name.Split('-')[0], 0, 32, 0, 0.02, loss, 2e10, 1, 2, 8, 2, seconds);
+        var reference = new[] { Arm("dense-d32-s0", 4.6075, 10), Arm("G2-E8-d32-s0", 4.5, 12) };
+        var extension = new[] { Arm("dense-d32-s0", 4.6075, 13), Arm("G8-E32-d32-s0", 4.4, 20) }; // dense trained again: same bytes, other wall time
+        var all = EfficiencyLeverageAnalysis.Combine(reference.Concat(extension));
+        Assert.Equal(["dense-d32-s0", "G2-E8-d32-s0", "G8-E32-d32-s0"], all.Select(a => a.Name));
+
+        var clash = new[] { Arm("dense-d32-s0", 4.6076, 13) };
+        var e = Assert.Throws<InvalidDataException>(() => EfficiencyLeverageAnalysis.Combine(reference.Concat(clash)));
+        Assert.Contains("dense-d32-s0", e.Message);
+    }
 }
