@@ -143,3 +143,27 @@ public sealed class SegMoeExperimentTests
         Assert.Contains("seg-moe", SegMoeReport.ErrorTable(SegMoeReport.Require(runs, "regimes")).Columns["arm"].Cast<string>());
     }
 }
+
+/// <summary>The committed cpu reference runs: every source present with 3 seeds, every claim but the ETT one
+/// measurable, the error table complete (what the notebook shows at cpu).</summary>
+public sealed class SegMoeReferenceRunTests
+{
+    [Fact]
+    public void ReferenceRunsCoverEverySourceAndEveryClaimButEtt()
+    {
+        string repo = RunLayout.FindRepoRoot(AppContext.BaseDirectory) ?? throw new InvalidOperationException("no checkout");
+        var runs = ResultSet.Load(Path.Combine(repo, "results", "reference", "seg-moe"));
+        foreach (var source in new[] { "regimes", "regimes-iid", "weather" })
+        {
+            var r = SegMoeReport.Require(runs, source);
+            Assert.Equal(3, r.Records.Count);
+            Assert.All(r.Records, x => Assert.Equal("cpu", x.Preset));
+        }
+        var table = SegMoeReport.ErrorTable(SegMoeReport.Require(runs, "regimes"));
+        Assert.Equal(SegMoeArms.AllNames, table.Columns["arm"].Cast<string>());
+        Assert.All(table.Columns["MSE 720"].Cast<string>(), cell => Assert.EndsWith("(3)", cell));
+        var claims = PaperReproductions.EvaluateClaims(new SegMoeReproduction(), runs);
+        Assert.All(claims.Where(c => c.Id != "ett-benchmarks"), c => Assert.NotEqual(Verdict.NotTested, c.Verdict));
+        Assert.Equal(Verdict.NotTested, claims.Single(c => c.Id == "ett-benchmarks").Verdict);
+    }
+}
