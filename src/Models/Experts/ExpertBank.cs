@@ -53,7 +53,7 @@ public sealed class ExpertBank : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var h = x.matmul(w_in);                               // [E, m, d_ff(·2)]
         if (b_in is not null) h = h.add(b_in.unsqueeze(1));
-        var a = ExpertInit.Activate(h, Shape.Kind);           // [E, m, d_ff]
+        var a = ExpertInit.Dropout(ExpertInit.Activate(h, Shape.Kind), Shape.Dropout, training); // [E, m, d_ff]
         var y = a.matmul(w_out);                              // [E, m, d_out]
         if (b_out is not null) y = y.add(b_out.unsqueeze(1));
         return y.MoveToOuterDisposeScope();
@@ -85,7 +85,7 @@ public sealed class ExpertBank : nn.Module<Tensor, Tensor>
             if (counts[e] == 0) continue;
             var block = blocks[e];                                                       // [n, d_in]
             var h = bIn is null ? block.matmul(wIn[e]) : torch.addmm(bIn[e], block, wIn[e], 1, 1); // [n, d_ff(·2)]
-            var a = ExpertInit.Activate(h, Shape.Kind);                                  // [n, d_ff]
+            var a = ExpertInit.Dropout(ExpertInit.Activate(h, Shape.Kind), Shape.Dropout, training); // [n, d_ff]
             var y = bOut is null ? a.matmul(wOut[e]) : torch.addmm(bOut[e], a, wOut[e], 1, 1);   // [n, d_out]
             outputs.Add(y);
         }

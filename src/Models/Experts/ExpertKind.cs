@@ -16,7 +16,11 @@ public enum ExpertKind
 /// <param name="DOut">output width (usually d).</param>
 /// <param name="Kind">GELU FFN or SwiGLU.</param>
 /// <param name="Bias">biases on both projections (Seg-MoE and CoE use none).</param>
-public sealed record FeedForwardShape(int DIn, int DHidden, int DOut, ExpertKind Kind = ExpertKind.Gelu, bool Bias = false)
+/// <param name="Dropout">dropout probability on the hidden activations (after the activation, before
+/// the second projection), applied in training mode only; 0 = none (the lab's default). Seg-MoE's
+/// official experts and shared expert use 0.2. Drawn from torch's global generator, which the
+/// trainer's checkpoints hold, so a resumed run stays bit-identical.</param>
+public sealed record FeedForwardShape(int DIn, int DHidden, int DOut, ExpertKind Kind = ExpertKind.Gelu, bool Bias = false, double Dropout = 0)
 {
     /// <summary>Columns of the first (stacked) projection: d_ff for GELU, 2·d_ff for SwiGLU (gate ‖ up).</summary>
     public int FirstProjectionWidth => Kind == ExpertKind.SwiGlu ? 2 * DHidden : DHidden;
@@ -32,6 +36,8 @@ public sealed record FeedForwardShape(int DIn, int DHidden, int DOut, ExpertKind
     {
         if (DIn <= 0 || DHidden <= 0 || DOut <= 0)
             throw new ArgumentException($"FeedForwardShape: DIn, DHidden and DOut must be positive, got {DIn}, {DHidden}, {DOut}.");
+        if (!(Dropout >= 0 && Dropout < 1))
+            throw new ArgumentException($"FeedForwardShape: Dropout = {Dropout}: expected a probability in [0, 1).");
     }
 
     /// <summary>Fine-grained expert segmentation (DeepSeekMoE, Dai et al. 2024, §3.1): each expert is

@@ -45,7 +45,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>, IFeedForwardSlot
     {
         using var scope = NewDisposeScope();
         var h = b_in is null ? x.matmul(w_in) : x.matmul(w_in).add(b_in);  // [..., d_ff(·2)]
-        var a = ExpertInit.Activate(h, Shape.Kind);                          // [..., d_ff]
+        var a = ExpertInit.Dropout(ExpertInit.Activate(h, Shape.Kind), Shape.Dropout, training); // [..., d_ff]
         var y = b_out is null ? a.matmul(w_out) : a.matmul(w_out).add(b_out); // [..., d_out]
         return y.MoveToOuterDisposeScope();
     }
@@ -75,6 +75,11 @@ internal static class ExpertInit
         double bound = 1.0 / Math.Sqrt(fanIn);
         return torch.empty(shape, dtype: float32, device: device).uniform_(-bound, bound);
     }
+
+    /// <summary>Inverted dropout of the hidden activations in training mode (torch's global generator);
+    /// the identity in eval mode or when p = 0.</summary>
+    public static Tensor Dropout(Tensor a, double p, bool training) =>
+        p > 0 && training ? nn.functional.dropout(a, p, training: true) : a;
 
     /// <summary>GELU(h) for GELU experts; SiLU(gate) ⊙ up for SwiGLU where h = [gate ‖ up].</summary>
     public static Tensor Activate(Tensor h, ExpertKind kind)

@@ -19,8 +19,11 @@ public sealed record DenseFeedForwardOptions : FeedForwardSlotOptions
     /// <summary>Biases on both projections (ours: none, as the MoE experts).</summary>
     public bool Bias { get; init; } = false;
 
+    /// <summary>Dropout on the hidden activations, training mode only (<see cref="FeedForwardShape.Dropout"/>). Default 0.</summary>
+    public double Dropout { get; init; } = 0;
+
     /// <summary>Shape of the FFN.</summary>
-    public FeedForwardShape Shape => new(DModel, DHidden, DModel, Kind, Bias);
+    public FeedForwardShape Shape => new(DModel, DHidden, DModel, Kind, Bias, Dropout);
 
     public override int ModelWidth => DModel;
 

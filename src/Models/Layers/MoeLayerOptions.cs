@@ -24,6 +24,10 @@ public sealed record MoeLayerOptions : FeedForwardSlotOptions
     /// <summary>Biases in the expert projections (none in Seg-MoE/CoE; our default none).</summary>
     public bool Bias { get; init; } = false;
 
+    /// <summary>Dropout on the hidden activations of every routed and shared expert, training mode only
+    /// (<see cref="FeedForwardShape.Dropout"/>). Seg-MoE's official code: 0.2. Default 0.</summary>
+    public double Dropout { get; init; } = 0;
+
     /// <summary>Router selection rule.</summary>
     public RouterOptions Router { get; init; } = new();
 
@@ -53,11 +57,11 @@ public sealed record MoeLayerOptions : FeedForwardSlotOptions
     public bool Causal { get; init; } = false;
 
     /// <summary>Shape of one routed expert.</summary>
-    public FeedForwardShape ExpertShape => new(DModel, DHidden, DModel, Kind, Bias);
+    public FeedForwardShape ExpertShape => new(DModel, DHidden, DModel, Kind, Bias, Dropout);
 
     /// <summary>Shape of the merged shared-expert FFN, or null without shared experts.</summary>
     public FeedForwardShape? SharedShape => SharedExperts > 0
-        ? new(DModel, SharedExperts * (SharedHidden ?? DHidden), DModel, Kind, Bias)
+        ? new(DModel, SharedExperts * (SharedHidden ?? DHidden), DModel, Kind, Bias, Dropout)
         : null;
 
     /// <summary>Fine-grained expert segmentation (DeepSeekMoE §3.1): m·N experts of d_ff/m, top-k·m

@@ -62,7 +62,10 @@ public sealed record SegmentMoeOptions : FeedForwardSlotOptions
 /// to a multiple of ω and routed per segment (<see cref="SegmentRouter"/>); routed experts are
 /// position-wise, y_t = Σ_{i∈K_j} g_{j,i} E_i(u_t) for every token t of segment j; plus, optionally,
 /// the gated shared expert on the concatenated segment σ(w_sᵀ S_j)·E_s(S_j); padded positions are
-/// cropped. Aux losses are computed over segments (the paper's L_aux over segments).
+/// cropped. Aux losses are computed over segments (the paper's L_aux over segments); the segment
+/// routing is returned as <see cref="MoeOutput.UnitRouting"/> so a network can compute the official
+/// code's single balance loss over the segments of all its layers
+/// (<see cref="MoeLab.Models.Losses.AuxiliaryLosses.LoadBalancingAcrossLayers"/>).
 /// Input and output [B, T, d].</summary>
 public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForwardSlot
 {
@@ -88,7 +91,7 @@ public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForward
         if (options.SegmentSharedExpert)
         {
             int hidden = omega * (options.SharedHidden ?? moe.DHidden);
-            shared = new FeedForward("shared", new FeedForwardShape(omega * moe.DModel, hidden, omega * moe.DModel, moe.Kind, moe.Bias), device);
+            shared = new FeedForward("shared", new FeedForwardShape(omega * moe.DModel, hidden, omega * moe.DModel, moe.Kind, moe.Bias, moe.Dropout), device);
             shared_gate = nn.Linear(omega * moe.DModel, 1, hasBias: false, device: device);
         }
         RegisterComponents();
@@ -117,7 +120,7 @@ public sealed class SegmentMoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForward
         }
         var losses = MoeLayer.ComputeLosses(segments.Routing, b);
         var stats = RoutingStatistics.From(dispatched.Routing, dispatched.TokensPerExpert);
-        return new MoeOutput(y, losses, dispatched.Routing, stats);
+        return new MoeOutput(y, losses, dispatched.Routing, stats) { UnitRouting = segments.Routing };
     }
 
     public int ModelWidth => Options.Moe.DModel;

@@ -23,6 +23,32 @@ public static class AuxiliaryLosses
         return f.mul(p).sum().mul(n).MoveToOuterDisposeScope();
     }
 
+    /// <summary>One Switch load-balancing loss over the routing units of SEVERAL layers concatenated
+    /// (Seg-MoE's official code: the gate logits of all MoE layers are stacked row-wise, then
+    /// f_i and P_i are taken over all rows of all layers, L = N · Σ_i f_i · P_i). This is not the sum
+    /// (nor the mean) of per-layer losses: a layer with more units (a smaller ω) weighs more, and
+    /// per-layer imbalances in opposite directions cancel. All layers must have the same N.
+    /// f_i = c_i / A counts assignments (for top-1 the official fraction of rows; for top-k the official
+    /// code's f is k times ours).</summary>
+    public static Tensor LoadBalancingAcrossLayers(IReadOnlyList<RoutingResult> layers)
+    {
+        if (layers.Count == 0) throw new ArgumentException("LoadBalancingAcrossLayers: no layers.");
+        int n = layers[0].Experts;
+        if (layers.Any(l => l.Experts != n))
+            throw new ArgumentException($"LoadBalancingAcrossLayers: layers have different expert counts ({string.Join(", ", layers.Select(l => l.Experts))}).");
+        if (layers.Count == 1) return LoadBalancing(layers[0]);
+        using var scope = NewDisposeScope();
+        long slots = layers.Max(l => l.MaxSlots);
+        Tensor Pad(Tensor t, long width, Scalar fill) => t.shape[1] == width ? t
+            : torch.cat(new[] { t, torch.full(new[] { t.shape[0], width - t.shape[1] }, fill, dtype: t.dtype, device: t.device) }, 1);
+        var indices = torch.cat(layers.Select(l => Pad(l.ExpertIndices, slots, 0L)).ToArray(), 0);      // [Σ units, kmax]
+        var valid = torch.cat(layers.Select(l => Pad(l.Valid, slots, false)).ToArray(), 0);           // [Σ units, kmax]
+        var counts = AssignmentCounts(indices, valid, n).to(float32);                                   // [N]
+        var f = counts.div(counts.sum().clamp_min(1));                                                  // [N]
+        var p = torch.cat(layers.Select(l => l.Probabilities).ToArray(), 0).mean(new long[] { 0 });    // [N]
+        return f.mul(p).sum().mul(n).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Router z-loss (ST-MoE, Zoph et al. 2022, eq. 5): L_z = (1/T) Σ_t (log Σ_i e^{z_{t,i}})².</summary>
     public static Tensor RouterZ(Tensor logits)
     {

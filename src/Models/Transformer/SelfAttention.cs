@@ -27,9 +27,9 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
         options.Validate();
         Options = options;
         int d = options.DModel, dh = options.HeadDim;
-        query = nn.Linear(d, options.Heads * dh, hasBias: false, device: device);
-        key = nn.Linear(d, options.EffectiveKeyValueHeads * dh, hasBias: false, device: device);
-        value = nn.Linear(d, options.EffectiveKeyValueHeads * dh, hasBias: false, device: device);
+        query = nn.Linear(d, options.Heads * dh, hasBias: options.ProjectionBias, device: device);
+        key = nn.Linear(d, options.EffectiveKeyValueHeads * dh, hasBias: options.ProjectionBias, device: device);
+        value = nn.Linear(d, options.EffectiveKeyValueHeads * dh, hasBias: options.ProjectionBias, device: device);
         output = nn.Linear(options.Heads * dh, d, hasBias: false, device: device);
         if (options.Rotary) Rotary = new RotaryEmbedding(dh, options.RotaryBase);
         RegisterComponents();
@@ -65,7 +65,8 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
             k = k.repeat_interleave(h / kv, dim: 1);                         // [B, H, T, d_h] head h → K_{h / (H/H_kv)}
             v = v.repeat_interleave(h / kv, dim: 1);                         // [B, H, T, d_h]
         }
-        var attended = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: Options.Causal); // [B, H, T, d_h]
+        var attended = nn.functional.scaled_dot_product_attention(q, k, v,
+            p: training ? Options.Dropout : 0, is_casual: Options.Causal); // [B, H, T, d_h]
         var merged = attended.transpose(1, 2).reshape(b, t, h * dh);         // [B, T, H·d_h]
         return output.forward(merged).MoveToOuterDisposeScope();             // [B, T, d]
     }

@@ -25,6 +25,14 @@ public sealed record SelfAttentionOptions
     /// attends to every position (an encoder, e.g. Seg-MoE's forecasting backbone).</summary>
     public bool Causal { get; init; } = true;
 
+    /// <summary>Biases on the query, key and value projections (the output projection has none).
+    /// Seg-MoE's official attention: true. Default false.</summary>
+    public bool ProjectionBias { get; init; } = false;
+
+    /// <summary>Dropout on the attention weights, training mode only (torch's global generator).
+    /// Seg-MoE: 0.2. Default 0.</summary>
+    public double Dropout { get; init; } = 0;
+
     /// <summary>H_kv actually used.</summary>
     public int EffectiveKeyValueHeads => KeyValueHeads ?? Heads;
 
@@ -38,6 +46,7 @@ public sealed record SelfAttentionOptions
         int kv = EffectiveKeyValueHeads;
         if (kv <= 0 || Heads % kv != 0) throw new ArgumentException($"SelfAttentionOptions: KeyValueHeads = {kv} must be positive and divide Heads = {Heads}.");
         if (Rotary && HeadDim % 2 != 0) throw new ArgumentException($"SelfAttentionOptions: rotary embeddings need an even head width, d / H = {HeadDim}.");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"SelfAttentionOptions: Dropout = {Dropout}: expected a probability in [0, 1).");
         if (!(RotaryBase > 1)) throw new ArgumentException($"SelfAttentionOptions: RotaryBase = {RotaryBase} must be > 1.");
     }
 }
