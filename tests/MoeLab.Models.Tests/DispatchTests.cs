@@ -73,6 +73,13 @@ public class DispatchTests
     [InlineData(GroupedKernel.Batched, null, RouterKind.TopP)]
     [InlineData(GroupedKernel.Batched, 0.7, RouterKind.Percentile)]
     [InlineData(GroupedKernel.Loop, 0.7, RouterKind.Percentile)]
+    [InlineData(GroupedKernel.FusedBlocks, null, RouterKind.TopK)]
+    [InlineData(GroupedKernel.FusedPadded, null, RouterKind.TopK)]
+    [InlineData(GroupedKernel.FusedBlocks, null, RouterKind.TopP)]
+    [InlineData(GroupedKernel.FusedPadded, null, RouterKind.TopP)]
+    [InlineData(GroupedKernel.FusedBlocks, 0.7, RouterKind.Percentile)]
+    [InlineData(GroupedKernel.FusedPadded, 0.7, RouterKind.Percentile)]
+    [InlineData(GroupedKernel.FusedBlocks, 0.6, RouterKind.TopK)]
     public void EachGroupedKernelEqualsReference(GroupedKernel kernel, double? capacityFactor, RouterKind kind)
     {
         using var scope = NewDisposeScope();

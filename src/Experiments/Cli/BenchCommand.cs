@@ -21,14 +21,39 @@ public static class BenchCommand
         var tokens = new Option<int>("--tokens") { Description = "Override the number of tokens (default 4096).", DefaultValueFactory = _ => 0 };
         var kernel = new Option<string>("--kernel") { Description = "Grouped-dispatch kernel: auto, loop or batched.", DefaultValueFactory = _ => "auto" };
         var ctrUsers = new Option<int>("--ctr-data") { Description = "Instead: time the synthetic CTR generator of aw-moe for this many users (≈ 10 impressions each), median of the repetitions.", DefaultValueFactory = _ => 0 };
+        var profile = new Option<bool>("--profile") { Description = "Per-phase breakdown of each case (router, sort, gather, expert matmuls, combine, and their backward) next to the dense FFN's forward and backward." };
+        var scaling = new Option<bool>("--scaling") { Description = "The tokens and granularity sweep (T 1k–16k at E 8 k 2; E 16–256 at T 4,096) with the targets." };
         var cmd = new Command("bench", "Time MoE forward+backward vs a dense FFN with the same active parameters.");
-        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens, kernel, ctrUsers }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens, kernel, ctrUsers, profile, scaling }) cmd.Options.Add(o);
         cmd.SetAction(r => r.GetValue(ctrUsers) > 0 ? RunCtrData(Console.Out, r.GetValue(ctrUsers), r.GetValue(repetitions)) : Run(Console.Out, r.GetValue(repetitions), r.GetValue(warmup), r.GetValue(device) ?? "auto",
-            r.GetValue(threads), r.GetValue(only) ?? "all", r.GetValue(tokens), r.GetValue(kernel) ?? "auto"));
+            r.GetValue(threads), r.GetValue(only) ?? "all", r.GetValue(tokens), r.GetValue(kernel) ?? "auto",
+            r.GetValue(profile) ? BenchMode.Profile : r.GetValue(scaling) ? BenchMode.Scaling : BenchMode.Ratio));
         return cmd;
     }
 
-    public static int Run(TextWriter output, int repetitions, int warmup, string deviceName, int threads, string only, int tokens, string kernelName = "auto")
+    public enum BenchMode { Ratio, Profile, Scaling }
+
+    /// <summary>"1-min 5-min 15-min" load average from /proc/loadavg ("n/a" elsewhere): printed beside every figure,
+    /// since the machines are shared.</summary>
+    public static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "n/a"; }
+        catch (UnauthorizedAccessException) { return "n/a"; }
+    }
+
+    public static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "unknown CPU" : line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { return "unknown CPU"; }
+    }
+
+    public static int Run(TextWriter output, int repetitions, int warmup, string deviceName, int threads, string only, int tokens, string kernelName = "auto",
+        BenchMode mode = BenchMode.Ratio)
     {
         if (!Enum.TryParse<GroupedKernel>(kernelName, ignoreCase: true, out var kernel))
         {
@@ -37,10 +62,12 @@ public static class BenchCommand
         }
         if (repetitions < 1) { output.WriteLine($"--repetitions must be ≥ 1, got {repetitions}."); return 2; }
         if (warmup < 0) { output.WriteLine($"--warmup must be ≥ 0, got {warmup}."); return 2; }
-        var cases = MoeBenchCase.Standard.Where(c => only == "all" || c.Name.Equals(only, StringComparison.OrdinalIgnoreCase)).ToList();
+        var known = mode == BenchMode.Scaling ? MoeBenchCase.Scaling : MoeBenchCase.Standard.Concat(MoeBenchCase.Scaling).ToList();
+        var defaults = mode == BenchMode.Scaling ? MoeBenchCase.Scaling : MoeBenchCase.Standard;
+        var cases = (only == "all" ? defaults : known.Where(c => c.Name.Equals(only, StringComparison.OrdinalIgnoreCase))).ToList();
         if (cases.Count == 0)
         {
-            output.WriteLine($"--case '{only}' is not one of: all, {string.Join(", ", MoeBenchCase.Standard.Select(c => c.Name))}.");
+            output.WriteLine($"--case '{only}' is not one of: all, {string.Join(", ", known.Select(c => c.Name))}.");
             return 2;
         }
         if (tokens > 0) cases = cases.Select(c => c with { Tokens = tokens }).ToList();
@@ -51,9 +78,12 @@ public static class BenchCommand
         output.WriteLine($"moelab bench: device {device}, torch threads {torch.get_num_threads()}, {Environment.ProcessorCount} logical cores, fp32");
         output.WriteLine($"malloc env: MALLOC_MMAP_MAX_={Env("MALLOC_MMAP_MAX_")} MALLOC_TRIM_THRESHOLD_={Env("MALLOC_TRIM_THRESHOLD_")}" +
                          " (the ./moelab wrapper sets 0 and 17179869184; unset means glibc defaults)");
-        output.WriteLine($"grouped-dispatch kernel: {kernel}");
+        output.WriteLine($"grouped-dispatch kernel: {kernel}; numerics: {Models.Runtime.DeterministicNumerics.Current}");
+        output.WriteLine($"load average at start: {LoadAverage()}");
         output.WriteLine($"median of {repetitions} interleaved forward+backward passes after {warmup} warm-up; GFLOP/s = 3 × active forward FLOPs / time");
         output.WriteLine();
+        if (mode == BenchMode.Profile) return RunProfile(output, cases, warmup, repetitions, device);
+        if (mode == BenchMode.Scaling) return RunScaling(output, cases, warmup, repetitions, device);
         output.WriteLine(string.Format(inv, "{0,-15} {1,6} {2,5} {3,6} {4,4} {5,3} | {6,9} {7,8} | {8,9} {9,8} | {10,6}",
             "case", "tokens", "d", "d_ff", "E", "k", "MoE ms", "GFLOP/s", "dense ms", "GFLOP/s", "ratio"));
         foreach (var c in cases)
@@ -63,7 +93,50 @@ public static class BenchCommand
                 c.Name, c.Tokens, c.DModel, c.DHidden, c.Experts, c.TopK, r.MoeMedianMs, r.MoeGflops, r.DenseMedianMs, r.DenseGflops, r.Ratio));
             output.WriteLine(string.Format(inv, "    MoE: {0}", r.MoeCost));
             output.WriteLine(string.Format(inv, "    dense (d_ff {0}): {1}", c.DenseShape.DHidden, r.DenseCost));
+            output.WriteLine(string.Format(inv, "    process CPU time: MoE {0:F1} ms, dense {1:F1} ms, ratio {2:F3}; wall-time range MoE {3:F1}–{4:F1}, dense {5:F1}–{6:F1}",
+                r.MoeCpuMedianMs, r.DenseCpuMedianMs, r.CpuRatio, r.MoeTimesMs.Min(), r.MoeTimesMs.Max(), r.DenseTimesMs.Min(), r.DenseTimesMs.Max()));
+            output.WriteLine(string.Format(inv, "    target ratio {0}; load average after: {1}", c.TargetRatio?.ToString("F2", inv) ?? "none", LoadAverage()));
         }
+        return 0;
+    }
+
+    private static int RunProfile(TextWriter output, IReadOnlyList<MoeBenchCase> cases, int warmup, int repetitions, TorchSharp.torch.Device device)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        foreach (var c in cases)
+        {
+            var r = MoeProfile.Run(c, warmup, repetitions, device);
+            output.WriteLine(string.Format(inv, "{0}: T {1}, d {2}, d_ff {3}, E {4}, k {5}, {6} dispatch; load average after: {7}",
+                c.Name, c.Tokens, c.DModel, c.DHidden, c.Experts, c.TopK, r.Kernel, LoadAverage()));
+            output.WriteLine(string.Format(inv, "  {0,-48} {1,9} {2,7}", "phase", "median ms", "share"));
+            foreach (var p in r.Phases)
+                output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F2} {2,6:F1}%", p.Phase, p.MedianMs, 100 * p.MedianMs / r.MoeTotalMs));
+            output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F2}", "MoE total (median of whole passes)", r.MoeTotalMs));
+            output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F2}", "dense FFN forward", r.DenseForwardMs));
+            output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F2}", "dense FFN backward", r.DenseBackwardMs));
+            output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F3}", "ratio (MoE total / dense total)", r.MoeTotalMs / r.DenseTotalMs));
+            output.WriteLine();
+        }
+        return 0;
+    }
+
+    private static int RunScaling(TextWriter output, IReadOnlyList<MoeBenchCase> cases, int warmup, int repetitions, TorchSharp.torch.Device device)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine("| case | T | E | k | d_ff | MoE ms | dense ms | ratio | CPU-time ratio | target | met | load avg |");
+        output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        int missed = 0;
+        foreach (var c in cases)
+        {
+            var r = MoeBenchmark.Run(c, warmup, repetitions, device);
+            string met = c.TargetRatio is double target ? (r.Ratio <= target ? "yes" : "no") : "";
+            if (met == "no") missed++;
+            output.WriteLine(string.Format(inv, "| {0} | {1:N0} | {2} | {3} | {4} | {5:F1} | {6:F1} | {7:F2} | {8:F2} | {9} | {10} | {11} |",
+                c.Name, c.Tokens, c.Experts, c.TopK, c.DHidden, r.MoeMedianMs, r.DenseMedianMs, r.Ratio, r.CpuRatio,
+                c.TargetRatio?.ToString("F2", inv) ?? "", met, LoadAverage()));
+        }
+        output.WriteLine();
+        output.WriteLine($"{missed} of {cases.Count(c => c.TargetRatio is not null)} targets missed in this run.");
         return 0;
     }
 
