@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MoeLab.Experiments.Bench;
+using MoeLab.Experiments.Training;
 using MoeLab.Models.Dispatch;
 using MoeLab.Models.Runtime;
 using TorchSharp;
@@ -23,9 +24,17 @@ public static class BenchCommand
         var ctrUsers = new Option<int>("--ctr-data") { Description = "Instead: time the synthetic CTR generator of aw-moe for this many users (≈ 10 impressions each), median of the repetitions.", DefaultValueFactory = _ => 0 };
         var profile = new Option<bool>("--profile") { Description = "Per-phase breakdown of each case (router, sort, gather, expert matmuls, combine, and their backward) next to the dense FFN's forward and backward." };
         var scaling = new Option<bool>("--scaling") { Description = "The tokens and granularity sweep (T 1k–16k at E 8 k 2; E 16–256 at T 4,096) with the targets." };
+        var train = new Option<string>("--train") { Description = "Instead: time optimiser steps of this experiment (its data, model and optimiser; the first arm): ms per step split into data/forward/backward/optimiser, items per second, peak RSS." };
+        var preset = new Option<string>("--preset") { Description = "With --train: the experiment's preset.", DefaultValueFactory = _ => "cpu" };
+        var steps = new Option<int>("--steps") { Description = "With --train: timed optimiser steps (after --warmup untimed ones).", DefaultValueFactory = _ => 20 };
+        var seed = new Option<long>("--seed") { Description = "With --train: the run's seed.", DefaultValueFactory = _ => 0 };
+        var sets = CliOptions.Set();
         var cmd = new Command("bench", "Time MoE forward+backward vs a dense FFN with the same active parameters.");
-        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens, kernel, ctrUsers, profile, scaling }) cmd.Options.Add(o);
-        cmd.SetAction(r => r.GetValue(ctrUsers) > 0 ? RunCtrData(Console.Out, r.GetValue(ctrUsers), r.GetValue(repetitions)) : Run(Console.Out, r.GetValue(repetitions), r.GetValue(warmup), r.GetValue(device) ?? "auto",
+        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens, kernel, ctrUsers, profile, scaling, train, preset, steps, seed, sets }) cmd.Options.Add(o);
+        cmd.SetAction(r => r.GetValue(train) is { Length: > 0 } experiment
+            ? RunTraining(Console.Out, experiment, r.GetValue(preset) ?? "cpu", r.GetValue(sets) ?? Array.Empty<string>(), r.GetValue(warmup), r.GetValue(steps),
+                r.GetValue(seed), r.GetValue(device) ?? "auto", r.GetValue(threads))
+            : r.GetValue(ctrUsers) > 0 ? RunCtrData(Console.Out, r.GetValue(ctrUsers), r.GetValue(repetitions)) : Run(Console.Out, r.GetValue(repetitions), r.GetValue(warmup), r.GetValue(device) ?? "auto",
             r.GetValue(threads), r.GetValue(only) ?? "all", r.GetValue(tokens), r.GetValue(kernel) ?? "auto",
             r.GetValue(profile) ? BenchMode.Profile : r.GetValue(scaling) ? BenchMode.Scaling : BenchMode.Ratio));
         return cmd;
@@ -137,6 +146,45 @@ public static class BenchCommand
         }
         output.WriteLine();
         output.WriteLine($"{missed} of {cases.Count(c => c.TargetRatio is not null)} targets missed in this run.");
+        return 0;
+    }
+
+    /// <summary>`moelab bench --train`: see <see cref="TrainingBenchmark"/>.</summary>
+    public static int RunTraining(TextWriter output, string experiment, string preset, IReadOnlyList<string> sets, int warmup, int steps, long seed,
+        string deviceName, int threads)
+    {
+        if (steps < 1) { output.WriteLine($"--steps must be ≥ 1, got {steps}."); return 2; }
+        if (warmup < 0) { output.WriteLine($"--warmup must be ≥ 0, got {warmup}."); return 2; }
+        var device = TorchDevice.Resolve(deviceName);
+        if (threads > 0) torch.set_num_threads(threads);
+        var inv = CultureInfo.InvariantCulture;
+        string loadBefore = LoadAverage();
+        TrainingBenchResult r;
+        try { r = TrainingBenchmark.Run(experiment, preset, sets, warmup, steps, seed, device); }
+        catch (Runtime.ConfigException e) { output.WriteLine(e.Message); return 2; }
+        output.WriteLine($"moelab bench --train {r.Experiment}: preset {r.Preset}{(sets.Count > 0 ? " " + string.Join(" ", sets.Select(x => "--set " + x)) : "")}, seed {seed}, arm '{r.Arm}', device {device}, " +
+                         $"torch threads {torch.get_num_threads()}, CPU {CpuModel()}");
+        output.WriteLine($"malloc env: MALLOC_MMAP_MAX_={Env("MALLOC_MMAP_MAX_")} MALLOC_TRIM_THRESHOLD_={Env("MALLOC_TRIM_THRESHOLD_")}; numerics: {Models.Runtime.DeterministicNumerics.Current}");
+        output.WriteLine($"load average before: {loadBefore}; after: {LoadAverage()}");
+        if (r.Steps.Count == 0) { output.WriteLine($"the first arm ended during the {warmup} warm-up steps: nothing timed (lower --warmup or raise the preset's steps)."); return 1; }
+        if (!r.Completed) output.WriteLine($"note: the first arm ended after {r.Steps.Count} of {steps} timed steps.");
+        output.WriteLine(string.Format(inv, "{0} timed optimiser steps after {1} warm-up; {2:N0} items (tokens or examples) per step", r.Steps.Count, r.Warmup, r.Steps[0].Items));
+        output.WriteLine(string.Format(inv, "throughput: {0:N0} items/s (median step)", r.ItemsPerSecond));
+        output.WriteLine(string.Format(inv, "  {0,-12} {1,10} {2,10} {3,10}", "ms per step", "median", "min", "max"));
+        void Row(string name, Func<TrainingStepTiming, double> f)
+        {
+            var v = r.Steps.Select(f).Where(double.IsFinite).ToList();
+            if (v.Count == 0) output.WriteLine(string.Format(inv, "  {0,-12} {1,10}", name, "n/a"));
+            else output.WriteLine(string.Format(inv, "  {0,-12} {1,10:F2} {2,10:F2} {3,10:F2}", name, r.Median(f), v.Min(), v.Max()));
+        }
+        Row("total", s => s.TotalMs);
+        Row("data", s => s.DataMs);
+        Row("forward", s => s.ForwardMs);
+        Row("backward", s => s.BackwardMs);
+        Row("optimiser", s => s.OptimizerMs);
+        Row("other", s => s.TotalMs - s.ForwardMs - s.BackwardMs - s.OptimizerMs - (double.IsFinite(s.DataMs) ? s.DataMs : 0));
+        if (!r.DataSplit) output.WriteLine("  (this experiment's task does not load data apart from its forward pass: data is inside forward)");
+        output.WriteLine(string.Format(inv, "peak RSS: {0:F0} MiB (whole process, including data set-up)", r.PeakResidentMiB));
         return 0;
     }
 
