@@ -14,7 +14,7 @@ public sealed record MoePhaseTime(string Phase, double MedianMs, bool Instrument
 
 /// <summary>Per-phase breakdown of one case, with the dense FFN's forward and backward for comparison.</summary>
 public sealed record MoeProfileResult(MoeBenchCase Case, IReadOnlyList<MoePhaseTime> Phases, double MoeTotalMs,
-    double DenseForwardMs, double DenseBackwardMs, string Kernel)
+    double DenseForwardMs, double DenseBackwardMs, string Kernel, string Clock = "wall clock")
 {
     public double DenseTotalMs => DenseForwardMs + DenseBackwardMs;
 }
@@ -28,7 +28,26 @@ public sealed record MoeProfileResult(MoeBenchCase Case, IReadOnlyList<MoePhaseT
 /// to, <see cref="MoeBenchmark"/>'s figure.</summary>
 public static class MoeProfile
 {
-    public static MoeProfileResult Run(MoeBenchCase c, int warmup, int repetitions, Device device, long seed = 0)
+    /// <param name="cpuTime">time every phase by process CPU time (<see cref="CpuClock"/>) instead of the wall clock:
+    /// with one torch thread on a busy machine, the only steady figure.</param>
+    public static MoeProfileResult Run(MoeBenchCase c, int warmup, int repetitions, Device device, long seed = 0, bool cpuTime = false)
+    {
+        var wall = Stopwatch.StartNew();
+        Func<double> now = cpuTime ? CpuClock.NowMs : () => wall.Elapsed.TotalMilliseconds;
+        var previousClock = DispatchProfiler.Clock;
+        DispatchProfiler.Clock = now;
+        try { return Profile(c, warmup, repetitions, device, seed, now, cpuTime); }
+        finally { DispatchProfiler.Clock = previousClock; }
+    }
+
+    private sealed class Watch(Func<double> now)
+    {
+        private double started = now();
+        public double ElapsedMs => now() - started;
+        public void Restart() => started = now();
+    }
+
+    private static MoeProfileResult Profile(MoeBenchCase c, int warmup, int repetitions, Device device, long seed, Func<double> now, bool cpuTime)
     {
         if (repetitions < 1) throw new ArgumentException($"repetitions = {repetitions}: expected ≥ 1.");
         torch.manual_seed(seed);
@@ -51,25 +70,25 @@ public static class MoeProfile
             DispatchProfiler.Enabled = true;
             try
             {
-                var total = Stopwatch.StartNew();
-                var sw = Stopwatch.StartNew();
+                var total = new Watch(now);
+                var sw = new Watch(now);
                 var routing = moe.Router.Route(x, c.Tokens);                                     // [T, E]
-                double router = sw.Elapsed.TotalMilliseconds;
+                double router = sw.ElapsedMs;
                 sw.Restart();
                 var losses = MoeLayer.ComputeLosses(routing, 1);
-                double aux = sw.Elapsed.TotalMilliseconds;
+                double aux = sw.ElapsedMs;
                 sw.Restart();
                 var dispatched = ExpertDispatch.Run(moe.Experts, x, routing, moe.Options.Dispatch, moe.Options.CapacityFactor, moe.Options.Kernel);
-                double dispatch = sw.Elapsed.TotalMilliseconds;
+                double dispatch = sw.ElapsedMs;
                 sw.Restart();
                 var stats = RoutingStatistics.From(dispatched.Routing, dispatched.TokensPerExpert);
-                double statistics = sw.Elapsed.TotalMilliseconds;
+                double statistics = sw.ElapsedMs;
                 var forwardPhases = DispatchProfiler.Totals;
                 DispatchProfiler.Reset();
                 sw.Restart();
                 dispatched.Output.mul(upstream).sum().backward();
-                double backward = sw.Elapsed.TotalMilliseconds;
-                double all = total.Elapsed.TotalMilliseconds;
+                double backward = sw.ElapsedMs;
+                double all = total.ElapsedMs;
                 var backwardPhases = DispatchProfiler.Totals;
                 if (!record) return;
                 fused = forwardPhases[DispatchPhase.Experts] > 0;
@@ -103,12 +122,12 @@ public static class MoeProfile
             using var scope = NewDisposeScope();
             dense.zero_grad();
             var x = input.detach().requires_grad_(true);
-            var sw = Stopwatch.StartNew();
+            var sw = new Watch(now);
             var y = dense.forward(x);
-            double forward = sw.Elapsed.TotalMilliseconds;
+            double forward = sw.ElapsedMs;
             sw.Restart();
             y.mul(upstream).sum().backward();
-            double backward = sw.Elapsed.TotalMilliseconds;
+            double backward = sw.ElapsedMs;
             if (record) { denseForward.Add(forward); denseBackward.Add(backward); }
         }
         for (int i = 0; i < warmup; i++) { Moe(false); Dense(false); }
@@ -120,6 +139,6 @@ public static class MoeProfile
             .Select(kv => new MoePhaseTime(kv.Key, MoeBenchmark.Median(kv.Value), !kv.Key.Contains("rest") && !kv.Key.Contains("other")))
             .ToList();
         return new MoeProfileResult(c, phases, MoeBenchmark.Median(samples["total"]), MoeBenchmark.Median(denseForward),
-            MoeBenchmark.Median(denseBackward), fused ? "fused" : "autograd");
+            MoeBenchmark.Median(denseBackward), fused ? "fused" : "autograd", cpuTime ? "process CPU time" : "wall clock");
     }
 }

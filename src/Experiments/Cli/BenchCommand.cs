@@ -24,19 +24,20 @@ public static class BenchCommand
         var ctrUsers = new Option<int>("--ctr-data") { Description = "Instead: time the synthetic CTR generator of aw-moe for this many users (≈ 10 impressions each), median of the repetitions.", DefaultValueFactory = _ => 0 };
         var profile = new Option<bool>("--profile") { Description = "Per-phase breakdown of each case (router, sort, gather, expert matmuls, combine, and their backward) next to the dense FFN's forward and backward." };
         var scaling = new Option<bool>("--scaling") { Description = "The tokens and granularity sweep (T 1k–16k at E 8 k 2; E 16–256 at T 4,096) with the targets." };
+        var clock = new Option<string>("--clock") { Description = "With --profile: wall or cpu (process CPU time; steadier on a busy machine with --threads 1).", DefaultValueFactory = _ => "wall" };
         var train = new Option<string>("--train") { Description = "Instead: time optimiser steps of this experiment (its data, model and optimiser; the first arm): ms per step split into data/forward/backward/optimiser, items per second, peak RSS." };
         var preset = new Option<string>("--preset") { Description = "With --train: the experiment's preset.", DefaultValueFactory = _ => "cpu" };
         var steps = new Option<int>("--steps") { Description = "With --train: timed optimiser steps (after --warmup untimed ones).", DefaultValueFactory = _ => 20 };
         var seed = new Option<long>("--seed") { Description = "With --train: the run's seed.", DefaultValueFactory = _ => 0 };
         var sets = CliOptions.Set();
         var cmd = new Command("bench", "Time MoE forward+backward vs a dense FFN with the same active parameters.");
-        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens, kernel, ctrUsers, profile, scaling, train, preset, steps, seed, sets }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { repetitions, warmup, device, threads, only, tokens, kernel, ctrUsers, profile, scaling, train, preset, steps, seed, sets, clock }) cmd.Options.Add(o);
         cmd.SetAction(r => r.GetValue(train) is { Length: > 0 } experiment
             ? RunTraining(Console.Out, experiment, r.GetValue(preset) ?? "cpu", r.GetValue(sets) ?? Array.Empty<string>(), r.GetValue(warmup), r.GetValue(steps),
                 r.GetValue(seed), r.GetValue(device) ?? "auto", r.GetValue(threads))
             : r.GetValue(ctrUsers) > 0 ? RunCtrData(Console.Out, r.GetValue(ctrUsers), r.GetValue(repetitions)) : Run(Console.Out, r.GetValue(repetitions), r.GetValue(warmup), r.GetValue(device) ?? "auto",
             r.GetValue(threads), r.GetValue(only) ?? "all", r.GetValue(tokens), r.GetValue(kernel) ?? "auto",
-            r.GetValue(profile) ? BenchMode.Profile : r.GetValue(scaling) ? BenchMode.Scaling : BenchMode.Ratio));
+            r.GetValue(profile) ? BenchMode.Profile : r.GetValue(scaling) ? BenchMode.Scaling : BenchMode.Ratio, r.GetValue(clock) ?? "wall"));
         return cmd;
     }
 
@@ -62,8 +63,9 @@ public static class BenchCommand
     }
 
     public static int Run(TextWriter output, int repetitions, int warmup, string deviceName, int threads, string only, int tokens, string kernelName = "auto",
-        BenchMode mode = BenchMode.Ratio)
+        BenchMode mode = BenchMode.Ratio, string clock = "wall")
     {
+        if (clock is not ("wall" or "cpu")) { output.WriteLine($"--clock '{clock}' is not one of: wall, cpu."); return 2; }
         if (!Enum.TryParse<GroupedKernel>(kernelName, ignoreCase: true, out var kernel))
         {
             output.WriteLine($"--kernel '{kernelName}' is not one of: auto, loop, batched.");
@@ -91,7 +93,7 @@ public static class BenchCommand
         output.WriteLine($"load average at start: {LoadAverage()}");
         output.WriteLine($"median of {repetitions} interleaved forward+backward passes after {warmup} warm-up; GFLOP/s = 3 × active forward FLOPs / time");
         output.WriteLine();
-        if (mode == BenchMode.Profile) return RunProfile(output, cases, warmup, repetitions, device);
+        if (mode == BenchMode.Profile) return RunProfile(output, cases, warmup, repetitions, device, clock == "cpu");
         if (mode == BenchMode.Scaling) return RunScaling(output, cases, warmup, repetitions, device);
         output.WriteLine(string.Format(inv, "{0,-15} {1,6} {2,5} {3,6} {4,4} {5,3} | {6,9} {7,8} | {8,9} {9,8} | {10,6}",
             "case", "tokens", "d", "d_ff", "E", "k", "MoE ms", "GFLOP/s", "dense ms", "GFLOP/s", "ratio"));
@@ -109,14 +111,14 @@ public static class BenchCommand
         return 0;
     }
 
-    private static int RunProfile(TextWriter output, IReadOnlyList<MoeBenchCase> cases, int warmup, int repetitions, TorchSharp.torch.Device device)
+    private static int RunProfile(TextWriter output, IReadOnlyList<MoeBenchCase> cases, int warmup, int repetitions, TorchSharp.torch.Device device, bool cpuTime)
     {
         var inv = CultureInfo.InvariantCulture;
         foreach (var c in cases)
         {
-            var r = MoeProfile.Run(c, warmup, repetitions, device);
-            output.WriteLine(string.Format(inv, "{0}: T {1}, d {2}, d_ff {3}, E {4}, k {5}, {6} dispatch; load average after: {7}",
-                c.Name, c.Tokens, c.DModel, c.DHidden, c.Experts, c.TopK, r.Kernel, LoadAverage()));
+            var r = MoeProfile.Run(c, warmup, repetitions, device, cpuTime: cpuTime);
+            output.WriteLine(string.Format(inv, "{0}: T {1}, d {2}, d_ff {3}, E {4}, k {5}, {6} dispatch, {7}; load average after: {8}",
+                c.Name, c.Tokens, c.DModel, c.DHidden, c.Experts, c.TopK, r.Kernel, r.Clock, LoadAverage()));
             output.WriteLine(string.Format(inv, "  {0,-48} {1,9} {2,7}", "phase", "median ms", "share"));
             foreach (var p in r.Phases)
                 output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F2} {2,6:F1}%", p.Phase, p.MedianMs, 100 * p.MedianMs / r.MoeTotalMs));

@@ -77,8 +77,10 @@ public static class FusedGroupedDispatch
         {
             GroupedKernel.FusedPadded => true,
             GroupedKernel.FusedBlocks => false,
-            // Many small blocks: per-matmul overhead outweighs some padding; large blocks: padding is pure waste.
-            _ => kept > 0 && (double)largest * n <= (1 + (kept / n < 384 ? PaddingLimitSmallBlocks : GroupedDispatch.BatchedPaddingLimit)) * kept,
+            // Measured on 2-core AMD EPYC VMs (process CPU time, one thread): blocks beat the padded batch for
+            // E 8–256 at T 4,096 (E 256 d_ff 64: 204 vs 264 ms; E 128: 476 vs 552; E 32: 219 vs 259); only
+            // the smallest case (T 1,024, E 8) favoured padding, within the noise of those runs.
+            _ => false,
         };
         var start = new long[n];
         for (int e = 1; e < n; e++) start[e] = padded ? (long)e * largest : start[e - 1] + counts[e - 1];
@@ -103,9 +105,6 @@ public static class FusedGroupedDispatch
             Layout = padded ? FusedLayout.Padded : FusedLayout.Blocks, Largest = largest,
         };
     }
-
-    /// <summary>Largest padding overhead the automatic choice accepts when blocks are small (mean &lt; 384 rows).</summary>
-    public const double PaddingLimitSmallBlocks = 1.0;
 
     public static DispatchResult Run(ExpertBank bank, Tensor x, RoutingResult routing, double? capacityFactor, GroupedKernel kernel)
     {
@@ -159,10 +158,11 @@ public static class FusedGroupedDispatch
             else
             {
                 hidden = torch.empty(plan.Rows, wIn.shape[2], dtype: float32);
+                var wInE = wIn.unbind(0);                                                         // E views, one call
                 ForEachBlock(plan, (e, start, count) =>
                 {
                     var h = hidden.narrow(0, start, count);
-                    h.addmm_(rows.narrow(0, start, count), wIn[e], 0, 1);
+                    h.addmm_(rows.narrow(0, start, count), wInE[e], 0, 1);
                     if (bIn is not null) h.add_(bIn[e]);
                 });
             }
@@ -184,10 +184,11 @@ public static class FusedGroupedDispatch
             {
                 output = torch.empty(plan.Rows, dOut, dtype: float32);
                 var a = activated.detach();
+                var wOutE = wOut.unbind(0);
                 ForEachBlock(plan, (e, start, count) =>
                 {
                     var o = output.narrow(0, start, count);
-                    o.addmm_(a.narrow(0, start, count), wOut[e], 0, 1);
+                    o.addmm_(a.narrow(0, start, count), wOutE[e], 0, 1);
                     if (bOut is not null) o.add_(bOut[e]);
                 });
             }
@@ -243,11 +244,13 @@ public static class FusedGroupedDispatch
                 gWOut = torch.empty_like(wOut);
                 ZeroEmptyExperts(plan, gWOut);
                 if (hasBOut) gBOut = torch.zeros(n, dOut, dtype: float32);
+                var wOutE = wOut.unbind(0);
+                var gWOutE = gWOut.unbind(0);
                 ForEachBlock(plan, (e, start, count) =>
                 {
                     var go = gOutput.narrow(0, start, count);
-                    gActivated.narrow(0, start, count).addmm_(go, wOut[e].t(), 0, 1);
-                    gWOut[e].addmm_(a.narrow(0, start, count).t(), go, 0, 1);
+                    gActivated.narrow(0, start, count).addmm_(go, wOutE[e].t(), 0, 1);
+                    gWOutE[e].addmm_(a.narrow(0, start, count).t(), go, 0, 1);
                     if (gBOut is not null) gBOut[e].copy_(go.sum(0));
                 });
             }
@@ -265,11 +268,13 @@ public static class FusedGroupedDispatch
                 ZeroEmptyExperts(plan, gWIn);
                 gRows = torch.empty(plan.Rows, d, dtype: float32);
                 if (hasBIn) gBIn = torch.zeros(n, wIn.shape[2], dtype: float32);
+                var wInE = wIn.unbind(0);
+                var gWInE = gWIn.unbind(0);
                 ForEachBlock(plan, (e, start, count) =>
                 {
                     var gh = gHidden.narrow(0, start, count);
-                    gWIn[e].addmm_(rows.narrow(0, start, count).t(), gh, 0, 1);
-                    gRows.narrow(0, start, count).addmm_(gh, wIn[e].t(), 0, 1);
+                    gWInE[e].addmm_(rows.narrow(0, start, count).t(), gh, 0, 1);
+                    gRows.narrow(0, start, count).addmm_(gh, wInE[e].t(), 0, 1);
                     if (gBIn is not null) gBIn[e].copy_(gh.sum(0));
                 });
             }
@@ -309,19 +314,24 @@ public static class FusedGroupedDispatch
 /// <summary>Phases of the fused dispatch timed by <see cref="DispatchProfiler"/>.</summary>
 public enum DispatchPhase { Plan, Gather, Experts, Combine, CombineBackward, ExpertsBackward, GatherBackward }
 
-/// <summary>Optional wall-clock accounting of the fused dispatch's phases (for <c>moelab bench --profile</c>).
-/// Off by default; when off, it costs one branch per phase.</summary>
+/// <summary>Optional accounting of the fused dispatch's phases (for <c>moelab bench --profile</c>), by wall
+/// clock or by any other clock the caller sets (e.g. process CPU time). Off by default; when off, it costs
+/// one branch per phase.</summary>
 public static class DispatchProfiler
 {
     private static readonly double[] totals = new double[Enum.GetValues<DispatchPhase>().Length];
+    private static readonly Stopwatch wall = Stopwatch.StartNew();
 
     public static bool Enabled { get; set; }
 
-    internal static long Start() => Enabled ? Stopwatch.GetTimestamp() : 0;
+    /// <summary>Milliseconds on the clock in use (default: wall clock).</summary>
+    public static Func<double> Clock { get; set; } = () => wall.Elapsed.TotalMilliseconds;
 
-    internal static void Stop(DispatchPhase phase, long started)
+    internal static double Start() => Enabled ? Clock() : 0;
+
+    internal static void Stop(DispatchPhase phase, double started)
     {
-        if (Enabled) totals[(int)phase] += Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        if (Enabled) totals[(int)phase] += Clock() - started;
     }
 
     /// <summary>Milliseconds spent in each phase since the last <see cref="Reset"/>.</summary>

@@ -117,8 +117,7 @@ public static class GroupedDispatch
 /// <summary>How <see cref="GroupedDispatch"/> computes the expert blocks.</summary>
 public enum GroupedKernel
 {
-    /// <summary>CPU float32: <see cref="FusedGroupedDispatch"/> (padded when blocks are small and the padding
-    /// modest, else one block per expert). Elsewhere: batched when the padding overhead is at most
+    /// <summary>CPU float32: <see cref="FusedGroupedDispatch"/> with one block per expert. Elsewhere: batched when the padding overhead is at most
     /// <see cref="GroupedDispatch.BatchedPaddingLimit"/>, else loop.</summary>
     Auto,
 
