@@ -243,7 +243,7 @@ public static class FusedGroupedDispatch
                 gActivated = torch.empty_like(a);
                 gWOut = torch.empty_like(wOut);
                 ZeroEmptyExperts(plan, gWOut);
-                if (hasBOut) gBOut = torch.zeros(n, dOut, dtype: float32);
+                if (hasBOut) gBOut = torch.zeros(n, dOut, dtype: float32).index_add_(0, RowExperts(plan), gOutput, 1); // Σ rows per expert
                 var wOutE = wOut.unbind(0);
                 var gWOutE = gWOut.unbind(0);
                 ForEachBlock(plan, (e, start, count) =>
@@ -251,7 +251,6 @@ public static class FusedGroupedDispatch
                     var go = gOutput.narrow(0, start, count);
                     gActivated.narrow(0, start, count).addmm_(go, wOutE[e].t(), 0, 1);
                     gWOutE[e].addmm_(a.narrow(0, start, count).t(), go, 0, 1);
-                    if (gBOut is not null) gBOut[e].copy_(go.sum(0));
                 });
             }
             var gHidden = torch.autograd.grad(new[] { activated }, new[] { hiddenLeaf }, new[] { gActivated })[0]; // [rows, F]
@@ -267,7 +266,7 @@ public static class FusedGroupedDispatch
                 gWIn = torch.empty_like(wIn);
                 ZeroEmptyExperts(plan, gWIn);
                 gRows = torch.empty(plan.Rows, d, dtype: float32);
-                if (hasBIn) gBIn = torch.zeros(n, wIn.shape[2], dtype: float32);
+                if (hasBIn) gBIn = torch.zeros(n, wIn.shape[2], dtype: float32).index_add_(0, RowExperts(plan), gHidden, 1);
                 var wInE = wIn.unbind(0);
                 var gWInE = gWIn.unbind(0);
                 ForEachBlock(plan, (e, start, count) =>
@@ -275,7 +274,6 @@ public static class FusedGroupedDispatch
                     var gh = gHidden.narrow(0, start, count);
                     gWInE[e].addmm_(rows.narrow(0, start, count).t(), gh, 0, 1);
                     gRows.narrow(0, start, count).addmm_(gh, wInE[e].t(), 0, 1);
-                    if (gBIn is not null) gBIn[e].copy_(gh.sum(0));
                 });
             }
             DispatchProfiler.Stop(DispatchPhase.ExpertsBackward, watch);
@@ -289,24 +287,65 @@ public static class FusedGroupedDispatch
             return gradients;
         }
 
+        /// <summary>Runs <paramref name="body"/>(expert, first row, rows) for every non-empty block. With more than
+        /// one torch thread the blocks run in parallel, one block per .NET worker with one torch thread each
+        /// (thread-local setting, restored after): a few large kernels per worker instead of an OpenMP
+        /// fork/join per small matmul, which on a shared machine stalls whenever one OpenMP thread is
+        /// descheduled. Each block is computed by one thread in a fixed way, so results do not depend on the
+        /// schedule (nor on the configured thread count).</summary>
         private static void ForEachBlock(Plan plan, Action<int, long, long> body)
         {
+            var blocks = new List<(int Expert, long Start, long Count)>(plan.Experts);
             long start = 0;
             for (int e = 0; e < plan.Experts; e++)
             {
-                if (plan.Counts[e] > 0)
-                {
-                    using var scope = NewDisposeScope();
-                    body(e, start, plan.Counts[e]);
-                }
+                if (plan.Counts[e] > 0) blocks.Add((e, start, plan.Counts[e]));
                 start += plan.Counts[e];
             }
+            int threads = torch.get_num_threads();
+            if (threads <= 1 || blocks.Count < 2)
+            {
+                foreach (var (e, s, n) in blocks)
+                {
+                    using var scope = NewDisposeScope();
+                    body(e, s, n);
+                }
+                return;
+            }
+            // Largest blocks first, handed out one at a time: balanced even when the loads are not.
+            var ordered = blocks.OrderByDescending(b => b.Count).ThenBy(b => b.Expert).ToList();
+            int next = -1;
+            Parallel.For(0, Math.Min(threads, ordered.Count), new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
+            {
+                int previous = torch.get_num_threads();
+                torch.set_num_threads(1);
+                using var noGrad = torch.no_grad(); // grad mode is per thread; the node's own work builds no graph
+                try
+                {
+                    for (int i = Interlocked.Increment(ref next); i < ordered.Count; i = Interlocked.Increment(ref next))
+                    {
+                        using var scope = NewDisposeScope();
+                        body(ordered[i].Expert, ordered[i].Start, ordered[i].Count);
+                    }
+                }
+                finally { torch.set_num_threads(previous); }
+            });
+        }
+
+        /// <summary>[rows] int64 expert of each row of the blocks layout.</summary>
+        private static Tensor RowExperts(Plan plan)
+        {
+            var experts = new long[plan.Rows];
+            long row = 0;
+            for (int e = 0; e < plan.Experts; e++)
+                for (long i = 0; i < plan.Counts[e]; i++) experts[row++] = e;
+            return torch.tensor(experts);
         }
 
         private static void ZeroEmptyExperts(Plan plan, Tensor stacked)
         {
             for (int e = 0; e < plan.Experts; e++)
-                if (plan.Counts[e] == 0) { using var v = stacked[e]; v.zero_(); }
+                if (plan.Counts[e] == 0) { using var v = stacked.select(0, e); v.zero_(); }
         }
     }
 }

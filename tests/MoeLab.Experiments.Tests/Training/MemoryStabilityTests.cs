@@ -56,6 +56,14 @@ public class MemoryStabilityTests
     [Trait("Category", "Slow")]
     public void TrainingLoopKeepsTensorCountAndResidentSetFlatOver10000Steps()
     {
+        int threads = torch.get_num_threads();
+        torch.set_num_threads(1); // tiny tensors: one thread avoids OpenMP hand-offs on a busy machine
+        try { Train(); }
+        finally { torch.set_num_threads(threads); }
+    }
+
+    private static void Train()
+    {
         torch.manual_seed(3);
         var moe = new MoeLayerOptions
         {
