@@ -119,8 +119,10 @@ public static class FusedGroupedDispatch
         else
         {
             var weights = routing.Weights.to(float32).contiguous();                              // [T, k] g (kept slots read)
+            // Without gradients (evaluation) the activation needs no saved graph.
+            bool needsGrad = torch.is_grad_enabled() && (x.requires_grad || weights.requires_grad || bank.parameters().Any(p => p.requires_grad));
             output = FusedExpertsFunction.apply(x.contiguous(), weights, bank.InputWeight, bank.OutputWeight,
-                bank.InputBias, bank.OutputBias, plan, bank.Shape);
+                bank.InputBias, bank.OutputBias, plan, bank.Shape, needsGrad);
         }
         var dropped = routing.Dropped;
         if (capacity is not null)
@@ -139,7 +141,7 @@ public static class FusedGroupedDispatch
         public override Tensor forward(AutogradContext ctx, params object[] vars)
         {
             var (x, g, wIn, wOut) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3]);
-            var (bIn, bOut, plan, shape) = (vars[4] as Tensor, vars[5] as Tensor, (Plan)vars[6], (FeedForwardShape)vars[7]);
+            var (bIn, bOut, plan, shape, needsGrad) = (vars[4] as Tensor, vars[5] as Tensor, (Plan)vars[6], (FeedForwardShape)vars[7], (bool)vars[8]);
             int d = (int)x.shape[1], dOut = shape.DOut, n = plan.Experts;
             var watch = DispatchProfiler.Start();
             var rows = torch.empty(plan.Rows, d, dtype: float32);                               // [rows, d] tokens in expert order
@@ -168,10 +170,18 @@ public static class FusedGroupedDispatch
             }
             // The activation as a one-node graph of its own: backward reuses autograd's fused kernel.
             Tensor hiddenLeaf, activated;
-            using (torch.enable_grad())
+            if (needsGrad)
             {
-                hiddenLeaf = hidden.detach().requires_grad_(true);
-                activated = ExpertInit.Activate(hiddenLeaf, shape.Kind);                         // [rows, d_ff]
+                using (torch.enable_grad())
+                {
+                    hiddenLeaf = hidden.detach().requires_grad_(true);
+                    activated = ExpertInit.Activate(hiddenLeaf, shape.Kind);                     // [rows, d_ff]
+                }
+            }
+            else
+            {
+                hiddenLeaf = hidden;
+                activated = ExpertInit.Activate(hidden, shape.Kind);
             }
             if (plan.Layout == FusedLayout.Padded)
             {
@@ -282,7 +292,7 @@ public static class FusedGroupedDispatch
             var gx = torch.empty(plan.Tokens, d, dtype: float32);                                 // [T, d]
             unsafe { RowKernels.SumSlots(RowKernels.Pointer(gRows.contiguous()), plan.SlotRow, RowKernels.Pointer(gx), plan.Tokens, plan.Slots, d); }
             DispatchProfiler.Stop(DispatchPhase.GatherBackward, watch);
-            var gradients = new List<Tensor> { gx, gWeights, gWIn, gWOut, gBIn!, gBOut!, null!, null! };
+            var gradients = new List<Tensor> { gx, gWeights, gWIn, gWOut, gBIn!, gBOut!, null!, null!, null! };
             foreach (var gradient in gradients) gradient?.MoveToOuterDisposeScope();
             return gradients;
         }
