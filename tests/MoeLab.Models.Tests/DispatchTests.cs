@@ -73,6 +73,13 @@ public class DispatchTests
     [InlineData(GroupedKernel.Batched, null, RouterKind.TopP)]
     [InlineData(GroupedKernel.Batched, 0.7, RouterKind.Percentile)]
     [InlineData(GroupedKernel.Loop, 0.7, RouterKind.Percentile)]
+    [InlineData(GroupedKernel.FusedBlocks, null, RouterKind.TopK)]
+    [InlineData(GroupedKernel.FusedPadded, null, RouterKind.TopK)]
+    [InlineData(GroupedKernel.FusedBlocks, null, RouterKind.TopP)]
+    [InlineData(GroupedKernel.FusedPadded, null, RouterKind.TopP)]
+    [InlineData(GroupedKernel.FusedBlocks, 0.7, RouterKind.Percentile)]
+    [InlineData(GroupedKernel.FusedPadded, 0.7, RouterKind.Percentile)]
+    [InlineData(GroupedKernel.FusedBlocks, 0.6, RouterKind.TopK)]
     public void EachGroupedKernelEqualsReference(GroupedKernel kernel, double? capacityFactor, RouterKind kind)
     {
         using var scope = NewDisposeScope();
@@ -96,6 +103,48 @@ public class DispatchTests
         Close(outputs[1].XGrad, outputs[0].XGrad, what: "input gradient");
         for (int i = 0; i < outputs[0].Grads.Length; i++)
             Close(outputs[1].Grads[i], outputs[0].Grads[i], what: $"parameter gradient {i}");
+    }
+
+    /// <summary>The fused per-expert blocks run in parallel when torch has several threads (one block per
+    /// worker): the bits must not depend on that, an idle expert must get exactly zero gradient, and all of
+    /// it must equal the reference dispatch.</summary>
+    [Fact]
+    public void FusedBlocksGiveTheSameBitsWithOneOrTwoThreadsAndZeroGradientForAnIdleExpert()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(13);
+        var bank = new ExpertBank("bank", 6, new FeedForwardShape(8, 12, 8, ExpertKind.SwiGlu, Bias: true));
+        var input = torch.randn(40, 8);
+        var logitsBase = torch.randn(40, 6).index_put_(torch.tensor(-1e4f), TensorIndex.Colon, TensorIndex.Single(5)); // expert 5 never chosen
+        var upstream = torch.randn(40, 8);
+        var results = new List<float[][]>();
+        int threads = torch.get_num_threads();
+        foreach (var (mode, n) in new[] { (DispatchMode.Grouped, 1), (DispatchMode.Grouped, 2), (DispatchMode.Reference, 1) })
+        {
+            torch.set_num_threads(n);
+            try
+            {
+                bank.zero_grad();
+                var x = input.clone().requires_grad_(true);
+                var logits = logitsBase.clone().requires_grad_(true);
+                var probs = logits.softmax(-1);
+                var (top, idx) = probs.topk(2, -1);
+                var routing = RoutingResult.Create(logits, probs, idx, top, torch.ones(idx.shape, dtype: ScalarType.Bool), 6);
+                var d = mode == DispatchMode.Grouped ? GroupedDispatch.Run(bank, x, routing, null, GroupedKernel.FusedBlocks) : ReferenceDispatch.Run(bank, x, routing);
+                d.Output.mul(upstream).sum().backward();
+                results.Add(new[] { ToArray(d.Output), ToArray(x.grad!), ToArray(logits.grad!) }.Concat(bank.parameters().Select(p => ToArray(p.grad!))).ToArray());
+                if (mode == DispatchMode.Grouped)
+                    foreach (var p in bank.parameters()) Assert.All(ToArray(p.grad![5]), v => Assert.Equal(0f, v));
+            }
+            finally { torch.set_num_threads(threads); }
+        }
+        for (int i = 0; i < results[0].Length; i++)
+        {
+            Assert.Equal(results[0][i], results[1][i]);   // bitwise, one vs two threads
+            for (int j = 0; j < results[0][i].Length; j++)
+                Assert.True(Math.Abs(results[0][i][j] - results[2][i][j]) <= 1e-5 + 1e-4 * Math.Abs(results[2][i][j]),
+                    $"quantity {i}, element {j}: fused {results[0][i][j]}, reference {results[2][i][j]}");
+        }
     }
 
     [Fact]

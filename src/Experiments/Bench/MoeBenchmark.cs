@@ -22,6 +22,31 @@ public sealed record MoeBenchCase(string Name, int Tokens, int DModel, int DHidd
         new MoeBenchCase("E32-top4-fine", 4096, 256, 256, 32, 4),
     };
 
+    /// <summary>Issue 18's sweep: tokens (E 8, k 2, d_ff 1024, T 1k–16k) and granularity (T 4,096; more,
+    /// narrower experts with the active parameters of E 8 k 2 d_ff 1024 or of its half).</summary>
+    public static IReadOnlyList<MoeBenchCase> Scaling { get; } = new[]
+    {
+        new MoeBenchCase("T1k-E8-k2", 1024, 256, 1024, 8, 2),
+        new MoeBenchCase("T2k-E8-k2", 2048, 256, 1024, 8, 2),
+        new MoeBenchCase("T4k-E8-k2", 4096, 256, 1024, 8, 2),
+        new MoeBenchCase("T8k-E8-k2", 8192, 256, 1024, 8, 2),
+        new MoeBenchCase("T16k-E8-k2", 16384, 256, 1024, 8, 2),
+        new MoeBenchCase("E16-k4-ff512", 4096, 256, 512, 16, 4),
+        new MoeBenchCase("E64-k8-ff256", 4096, 256, 256, 64, 8),
+        new MoeBenchCase("E128-k16-ff128", 4096, 256, 128, 128, 16),
+        new MoeBenchCase("E256-k8-ff64", 4096, 256, 64, 256, 8),
+    };
+
+    /// <summary>The issue's target ratio for a case, or null where it sets none.</summary>
+    public double? TargetRatio => (Experts, TopK, DHidden) switch
+    {
+        (8, 2, 1024) when Name == "E8-top2" => 1.08,
+        (8, 2, 1024) => 1.15,
+        (32, 4, 256) => 1.25,
+        (128, 16, 128) or (256, 8, 64) => 1.6,
+        _ => null,
+    };
+
     public MoeLayerOptions LayerOptions => new()
     {
         DModel = DModel, DHidden = DHidden, Experts = Experts, Kind = Kind, Kernel = Kernel,
@@ -42,8 +67,17 @@ public sealed record MoeBenchResult(
     ModelCost MoeCost,
     ModelCost DenseCost,
     IReadOnlyList<double> MoeTimesMs,
-    IReadOnlyList<double> DenseTimesMs)
+    IReadOnlyList<double> DenseTimesMs,
+    IReadOnlyList<double>? MoeCpuMs = null,
+    IReadOnlyList<double>? DenseCpuMs = null)
 {
+    /// <summary>Median process CPU time per pass (see <see cref="CpuClock"/>); NaN when not measured.</summary>
+    public double MoeCpuMedianMs => MoeCpuMs is { Count: > 0 } ? MoeBenchmark.Median(MoeCpuMs) : double.NaN;
+    public double DenseCpuMedianMs => DenseCpuMs is { Count: > 0 } ? MoeBenchmark.Median(DenseCpuMs) : double.NaN;
+
+    /// <summary>MoE / dense in process CPU time (steadier than <see cref="Ratio"/> on a busy machine with one thread).</summary>
+    public double CpuRatio => MoeCpuMedianMs / DenseCpuMedianMs;
+
     /// <summary>MoE time / dense time (1.0 = as fast as the dense FFN with the same active parameters).</summary>
     public double Ratio => MoeMedianMs / DenseMedianMs;
 }
@@ -62,29 +96,37 @@ public static class MoeBenchmark
         var input = torch.randn(new long[] { c.Tokens, c.DModel }, device: device);  // [T, d]
         var upstream = torch.randn(new long[] { c.Tokens, c.DModel }, device: device); // [T, d] dL/dy
 
-        double TimeMoe()
+        var moeCpu = new List<double>();
+        var denseCpu = new List<double>();
+        double TimeMoe(bool record = false)
         {
             using var scope = NewDisposeScope();
             moe.zero_grad();
             var x = input.detach().requires_grad_(true);
             Synchronize(device);
+            double cpu = CpuClock.NowMs();
             var sw = Stopwatch.StartNew();
             var y = moe.forward(x).Output;                           // [T, d]
             y.mul(upstream).sum().backward();
             Synchronize(device);
-            return sw.Elapsed.TotalMilliseconds;
+            double wall = sw.Elapsed.TotalMilliseconds;
+            if (record) moeCpu.Add(CpuClock.NowMs() - cpu);
+            return wall;
         }
-        double TimeDense()
+        double TimeDense(bool record = false)
         {
             using var scope = NewDisposeScope();
             dense.zero_grad();
             var x = input.detach().requires_grad_(true);
             Synchronize(device);
+            double cpu = CpuClock.NowMs();
             var sw = Stopwatch.StartNew();
             var y = dense.forward(x);                                // [T, d]
             y.mul(upstream).sum().backward();
             Synchronize(device);
-            return sw.Elapsed.TotalMilliseconds;
+            double wall = sw.Elapsed.TotalMilliseconds;
+            if (record) denseCpu.Add(CpuClock.NowMs() - cpu);
+            return wall;
         }
 
         for (int i = 0; i < warmup; i++) { TimeMoe(); TimeDense(); }
@@ -92,14 +134,14 @@ public static class MoeBenchmark
         var denseTimes = new List<double>();
         for (int i = 0; i < repetitions; i++)
         {
-            if (i % 2 == 0) { moeTimes.Add(TimeMoe()); denseTimes.Add(TimeDense()); }
-            else { denseTimes.Add(TimeDense()); moeTimes.Add(TimeMoe()); }
+            if (i % 2 == 0) { moeTimes.Add(TimeMoe(true)); denseTimes.Add(TimeDense(true)); }
+            else { denseTimes.Add(TimeDense(true)); moeTimes.Add(TimeMoe(true)); }
         }
         var moeCost = CostModel.Moe(c.LayerOptions);
         var denseCost = CostModel.FeedForward(c.DenseShape);
         double moeMs = Median(moeTimes), denseMs = Median(denseTimes);
         double Gflops(ModelCost cost, double ms) => 3 * cost.ForwardFlopsPerToken * c.Tokens / (ms * 1e-3) / 1e9;
-        return new MoeBenchResult(c, moeMs, denseMs, Gflops(moeCost, moeMs), Gflops(denseCost, denseMs), moeCost, denseCost, moeTimes, denseTimes);
+        return new MoeBenchResult(c, moeMs, denseMs, Gflops(moeCost, moeMs), Gflops(denseCost, denseMs), moeCost, denseCost, moeTimes, denseTimes, moeCpu, denseCpu);
     }
 
     public static double Median(IReadOnlyList<double> values) => SampleStatistics.Median(values);

@@ -28,4 +28,13 @@ public interface ITrainingTask
     /// loss when the optimised loss is their sum), logged with <c>train_loss</c> on the steps the
     /// trainer logs. The default has none.</summary>
     IReadOnlyDictionary<string, double>? LastStepMetrics => null;
+
+    /// <summary>Optional: the data of a micro-batch (indices, host work, copies) loaded apart from the
+    /// forward pass, so that <c>moelab bench --train</c> can time data and forward separately; pass it to
+    /// <see cref="Loss(object)"/>. <c>Loss(step, microBatch)</c> must equal <c>Loss(Batch(step, microBatch))</c>.
+    /// The default (null) means the task does not split them.</summary>
+    object? Batch(long step, int microBatch) => null;
+
+    /// <summary>The loss of a batch from <see cref="Batch"/> (called only when that returned non-null).</summary>
+    Tensor Loss(object batch) => throw new NotSupportedException($"{GetType().Name} does not split data loading from its loss.");
 }

@@ -16,6 +16,14 @@ public static class ProcessMemory
         return p.PeakWorkingSet64 / (1024.0 * 1024.0);
     }
 
+    /// <summary>Current resident set in MiB.</summary>
+    public static double CurrentResidentMiB()
+    {
+        using var p = Process.GetCurrentProcess();
+        p.Refresh();
+        return p.WorkingSet64 / (1024.0 * 1024.0);
+    }
+
     /// <summary>Resets the peak to the current resident set; false where the OS does not offer it.</summary>
     public static bool TryResetPeak()
     {

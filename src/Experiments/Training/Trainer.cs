@@ -136,6 +136,8 @@ public static class Trainer
             generation = next;
         }
 
+        var probe = TrainingStepProbe.Current;
+        if (probe is not null) probe.Arm ??= o.Arm;
         model.train();
         double lastLoss = double.NaN;
         bool stop = false;
@@ -151,18 +153,42 @@ public static class Trainer
             }
             using (NewDisposeScope())
             {
+                long stepStarted = Stopwatch.GetTimestamp(), t0 = stepStarted;
+                double dataMs = 0, forwardMs = 0, backwardMs = 0, optimizerMs;
+                bool split = false;
                 double lr = o.Schedule.Apply(optimizer, step);
+                t0 = Stopwatch.GetTimestamp();
                 optimizer.zero_grad();
+                double zeroMs = TrainingStepProbe.Ms(t0);
                 double lossSum = 0;
                 for (int micro = 0; micro < o.GradientAccumulation; micro++)
                 {
-                    var loss = task.Loss(step, micro); // []
+                    // Under a benchmark probe, data and forward are timed apart when the task can split them.
+                    t0 = Stopwatch.GetTimestamp();
+                    var batch = probe is null ? null : task.Batch(step, micro);
+                    split |= batch is not null;
+                    dataMs += TrainingStepProbe.Ms(t0);
+                    t0 = Stopwatch.GetTimestamp();
+                    var loss = batch is null ? task.Loss(step, micro) : task.Loss(batch); // []
+                    forwardMs += TrainingStepProbe.Ms(t0);
+                    t0 = Stopwatch.GetTimestamp();
                     (o.GradientAccumulation == 1 ? loss : loss / o.GradientAccumulation).backward();
                     lossSum += loss.item<float>();
+                    backwardMs += TrainingStepProbe.Ms(t0);
                 }
+                t0 = Stopwatch.GetTimestamp();
                 double gradNorm = Gradients.ClipNorm(parameters, o.ClipNorm);
                 optimizer.step();
+                optimizerMs = TrainingStepProbe.Ms(t0) + zeroMs;
                 lastLoss = task.AfterOptimizerStep(step, lossSum / o.GradientAccumulation);
+                if (probe is not null)
+                {
+                    if (!split) { forwardMs += dataMs; dataMs = double.NaN; }
+                    if (probe.Record(new TrainingStepTiming(step, dataMs, forwardMs, backwardMs, optimizerMs, TrainingStepProbe.Ms(stepStarted),
+                            task.ItemsPerMicroBatch * o.GradientAccumulation)))
+                        throw new TrainingBenchmarkComplete();
+                    continue;
+                }
                 itemsSinceLog += task.ItemsPerMicroBatch * o.GradientAccumulation;
                 if ((step + 1) % o.LogEvery == 0 || !double.IsFinite(lastLoss))
                 {

@@ -25,6 +25,12 @@ public static class GroupedDispatch
     public static DispatchResult Run(ExpertBank bank, Tensor x, RoutingResult routing, double? capacityFactor = null,
         GroupedKernel kernel = GroupedKernel.Auto)
     {
+        if (kernel is GroupedKernel.FusedBlocks or GroupedKernel.FusedPadded || (kernel == GroupedKernel.Auto && FusedGroupedDispatch.Supports(x)))
+        {
+            if (routing.Units != x.shape[0]) throw new ArgumentException($"GroupedDispatch: routing has {routing.Units} units, input has {x.shape[0]} tokens.");
+            if (routing.Experts != bank.Experts) throw new ArgumentException($"GroupedDispatch: routing over {routing.Experts} experts, bank has {bank.Experts}.");
+            return FusedGroupedDispatch.Run(bank, x, routing, capacityFactor, kernel);
+        }
         long t = x.shape[0];
         int n = routing.Experts;
         if (routing.Units != t) throw new ArgumentException($"GroupedDispatch: routing has {routing.Units} units, input has {t} tokens.");
@@ -111,12 +117,19 @@ public static class GroupedDispatch
 /// <summary>How <see cref="GroupedDispatch"/> computes the expert blocks.</summary>
 public enum GroupedKernel
 {
-    /// <summary>Batched when the padding overhead is at most <see cref="GroupedDispatch.BatchedPaddingLimit"/>, else loop.</summary>
+    /// <summary>CPU float32: <see cref="FusedGroupedDispatch"/> with one block per expert. Elsewhere: batched when the padding overhead is at most
+    /// <see cref="GroupedDispatch.BatchedPaddingLimit"/>, else loop.</summary>
     Auto,
 
-    /// <summary>One matmul per non-empty expert block (no padding; best for unbalanced loads).</summary>
+    /// <summary>Autograd path: one matmul per non-empty expert block (no padding; any device and dtype).</summary>
     Loop,
 
-    /// <summary>Blocks padded to the largest and run as one batched matmul (fewer, larger kernels).</summary>
+    /// <summary>Autograd path: blocks padded to the largest and run as one batched matmul (any device and dtype).</summary>
     Batched,
+
+    /// <summary><see cref="FusedGroupedDispatch"/> with one contiguous block per expert (CPU float32 only).</summary>
+    FusedBlocks,
+
+    /// <summary><see cref="FusedGroupedDispatch"/> with blocks padded to the largest, one batched matmul (CPU float32 only).</summary>
+    FusedPadded,
 }

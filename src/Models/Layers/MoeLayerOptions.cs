@@ -44,7 +44,7 @@ public sealed record MoeLayerOptions : FeedForwardSlotOptions
     /// <summary>Grouped (fast) or reference (every expert on every token; tests) dispatch.</summary>
     public DispatchMode Dispatch { get; init; } = DispatchMode.Grouped;
 
-    /// <summary>Kernel of the grouped dispatch (auto: batched when blocks are balanced within 25 %).</summary>
+    /// <summary>Kernel of the grouped dispatch (auto: the fused CPU path, see <see cref="GroupedKernel.Auto"/>).</summary>
     public GroupedKernel Kernel { get; init; } = GroupedKernel.Auto;
 
     /// <summary>The layer sits in a causal sequence model: a token's output may depend on tokens at the

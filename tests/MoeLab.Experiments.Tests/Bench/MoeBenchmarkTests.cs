@@ -32,3 +32,50 @@ public class MoeBenchmarkTests
         Assert.Throws<ArgumentException>(() => MoeBenchmark.Run(MoeBenchCase.Standard[0], 0, 0, torch.CPU));
     }
 }
+
+/// <summary>The profile, scaling and training modes of `moelab bench` (behaviour, never speed).</summary>
+public class BenchModesTests
+{
+    [Fact]
+    public void ProfileOfATinyCaseTimesEveryFusedPhase()
+    {
+        var c = new MoeBenchCase("tiny", Tokens: 64, DModel: 16, DHidden: 32, Experts: 4, TopK: 2);
+        var r = MoeProfile.Run(c, warmup: 1, repetitions: 3, torch.CPU, cpuTime: true);
+        Assert.Equal("fused", r.Kernel);
+        foreach (var phase in new[] { "plan: counting sort by expert (host)", "gather rows into expert order", "expert matmuls + activation forward",
+                     "combine (weighted un-permute) forward", "combine backward", "expert matmuls + activation backward", "gather backward (sum of the k rows)" })
+            Assert.Contains(r.Phases, p => p.Phase == phase && p.Instrumented);
+        Assert.All(r.Phases, p => Assert.True(p.MedianMs >= 0 && double.IsFinite(p.MedianMs), p.Phase));
+        Assert.True(r.MoeTotalMs > 0 && r.DenseForwardMs > 0 && r.DenseBackwardMs > 0);
+        Assert.False(Models.Dispatch.DispatchProfiler.Enabled, "the profiler must be switched off again");
+    }
+
+    [Fact]
+    public void ScalingSweepCoversTheIssueCasesWithTheirTargets()
+    {
+        var tokens = MoeBenchCase.Scaling.Where(c => c.Experts == 8).Select(c => c.Tokens).ToList();
+        Assert.Equal(new[] { 1024, 2048, 4096, 8192, 16384 }, tokens);
+        Assert.All(MoeBenchCase.Scaling.Where(c => c.Experts == 8), c => Assert.Equal(1.15, c.TargetRatio));
+        Assert.Equal(1.6, MoeBenchCase.Scaling.Single(c => c.Experts == 256).TargetRatio);
+        Assert.Equal(1.6, MoeBenchCase.Scaling.Single(c => c.Experts == 128).TargetRatio);
+        Assert.Equal(1.08, MoeBenchCase.Standard[0].TargetRatio);
+        Assert.Equal(1.25, MoeBenchCase.Standard[1].TargetRatio);
+    }
+
+    [Fact]
+    public void TrainingBenchmarkTimesTheRequestedStepsOfAnExperimentAndStopsIt()
+    {
+        var r = TrainingBenchmark.Run("toy-regression", "smoke", Array.Empty<string>(), warmup: 2, steps: 4, seed: 0, torch.CPU);
+        Assert.True(r.Completed);
+        Assert.Equal(4, r.Steps.Count);
+        Assert.Equal(new long[] { 2, 3, 4, 5 }, r.Steps.Select(s => s.Step));
+        Assert.All(r.Steps, s =>
+        {
+            Assert.True(s.ForwardMs >= 0 && s.BackwardMs >= 0 && s.OptimizerMs >= 0);
+            Assert.True(s.TotalMs + 1e-9 >= s.ForwardMs + s.BackwardMs + s.OptimizerMs);
+            Assert.True(s.Items > 0);
+        });
+        Assert.True(r.ItemsPerSecond > 0 && r.PeakResidentMiB > 0);
+        Assert.Throws<MoeLab.Experiments.Runtime.ConfigException>(() => TrainingBenchmark.Run("no-such-experiment", "smoke", Array.Empty<string>(), 0, 1, 0, torch.CPU));
+    }
+}

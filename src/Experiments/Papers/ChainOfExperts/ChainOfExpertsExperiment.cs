@@ -246,7 +246,10 @@ internal sealed class ChainOfExpertsTask(DecoderLanguageModel model, SequenceWin
     /// <summary>Seconds spent in <see cref="Evaluate"/> in this process.</summary>
     public double EvalSeconds { get; private set; }
 
-    public Tensor Loss(long step, int microBatch)
+    public Tensor Loss(long step, int microBatch) => Loss(Batch(step, microBatch));
+
+    /// <summary>The token windows and targets of step <paramref name="step"/>.</summary>
+    public object Batch(long step, int microBatch)
     {
         FirstStep ??= step;
         int epoch = (int)(step / _batchesPerEpoch);
@@ -260,6 +263,12 @@ internal sealed class ChainOfExpertsTask(DecoderLanguageModel model, SequenceWin
         var idx = torch.tensor(_order[offset..(offset + batch)], device: ctx.Device); // [B]
         var x = train.Inputs.index_select(0, idx);                                    // [B, T]
         var y = train.Targets.index_select(0, idx);                                   // [B, T]
+        return (x, y);
+    }
+
+    public Tensor Loss(object batch)
+    {
+        var (x, y) = ((Tensor, Tensor))batch;
         var o = model.forward(x);
         return DecoderLanguageModel.NextTokenLoss(o.Logits, y).add(o.AuxiliaryLoss(_weights)); // []
     }

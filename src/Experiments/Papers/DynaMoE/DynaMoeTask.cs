@@ -26,7 +26,10 @@ public sealed class DynaMoeTask(nn.Module<Tensor, NetworkOutput> network, Device
 
     public long ItemsPerMicroBatch => config.BatchSize * (train.Targets.dim() > 1 ? train.Targets.shape[1] : 1);
 
-    public Tensor Loss(long step, int microBatch)
+    public Tensor Loss(long step, int microBatch) => Loss(Batch(step, microBatch));
+
+    /// <summary>The inputs and targets of step <paramref name="step"/>'s minibatch.</summary>
+    public object Batch(long step, int microBatch)
     {
         long epoch = step / _batchesPerEpoch, batch = step % _batchesPerEpoch;
         if (epoch != _cachedEpoch)
@@ -37,7 +40,13 @@ public sealed class DynaMoeTask(nn.Module<Tensor, NetworkOutput> network, Device
         }
         int start = (int)(batch * config.BatchSize), end = Math.Min(start + config.BatchSize, _order.Length);
         var idx = torch.tensor(_order[start..end].Select(i => (long)i).ToArray(), device: train.Inputs.device); // [batch]
-        var (task, aux) = DynaMoeTrainer.Loss(network, train.Inputs.index_select(0, idx), train.Targets.index_select(0, idx));
+        return (train.Inputs.index_select(0, idx), train.Targets.index_select(0, idx));
+    }
+
+    public Tensor Loss(object batch)
+    {
+        var (inputs, targets) = ((Tensor, Tensor))batch;
+        var (task, aux) = DynaMoeTrainer.Loss(network, inputs, targets);
         _task = task.item<float>();
         _auxiliary = aux.item<float>();
         return task.add(aux);

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using MoeLab.Models.Accounting;
+using MoeLab.Models.Dispatch;
+using MoeLab.Models.Experts;
+using MoeLab.Models.Layers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLab.Experiments.Bench;
+
+/// <summary>One phase of an MoE forward+backward and its median time.</summary>
+/// <param name="Instrumented">false for a phase computed as a remainder (total minus the timed phases).</param>
+public sealed record MoePhaseTime(string Phase, double MedianMs, bool Instrumented = true);
+
+/// <summary>Per-phase breakdown of one case, with the dense FFN's forward and backward for comparison.</summary>
+public sealed record MoeProfileResult(MoeBenchCase Case, IReadOnlyList<MoePhaseTime> Phases, double MoeTotalMs,
+    double DenseForwardMs, double DenseBackwardMs, string Kernel, string Clock = "wall clock")
+{
+    public double DenseTotalMs => DenseForwardMs + DenseBackwardMs;
+}
+
+/// <summary>Where the time of an MoE layer goes: the layer's steps run one by one with a stopwatch around
+/// each (router, auxiliary losses, routing statistics, dispatch), the fused dispatch's internal phases from
+/// <see cref="DispatchProfiler"/> (plan = host counting sort, gather = permute into expert order, expert
+/// matmuls + activation, combine = weighted un-permute; and the backward of the last three), and the
+/// router's backward as the rest of the backward pass. Medians over repetitions, interleaved with the dense
+/// FFN (forward and backward timed apart). The stopwatches cost a little; the sum is close to, not equal
+/// to, <see cref="MoeBenchmark"/>'s figure.</summary>
+public static class MoeProfile
+{
+    /// <param name="cpuTime">time every phase by process CPU time (<see cref="CpuClock"/>) instead of the wall clock:
+    /// with one torch thread on a busy machine, the only steady figure.</param>
+    public static MoeProfileResult Run(MoeBenchCase c, int warmup, int repetitions, Device device, long seed = 0, bool cpuTime = false)
+    {
+        var wall = Stopwatch.StartNew();
+        Func<double> now = cpuTime ? CpuClock.NowMs : () => wall.Elapsed.TotalMilliseconds;
+        var previousClock = DispatchProfiler.Clock;
+        DispatchProfiler.Clock = now;
+        try { return Profile(c, warmup, repetitions, device, seed, now, cpuTime); }
+        finally { DispatchProfiler.Clock = previousClock; }
+    }
+
+    private sealed class Watch(Func<double> now)
+    {
+        private double started = now();
+        public double ElapsedMs => now() - started;
+        public void Restart() => started = now();
+    }
+
+    private static MoeProfileResult Profile(MoeBenchCase c, int warmup, int repetitions, Device device, long seed, Func<double> now, bool cpuTime)
+    {
+        if (repetitions < 1) throw new ArgumentException($"repetitions = {repetitions}: expected ≥ 1.");
+        torch.manual_seed(seed);
+        var moe = new MoeLayer(c.LayerOptions, device);
+        var dense = new FeedForward("dense", c.DenseShape, device);
+        var input = torch.randn(new long[] { c.Tokens, c.DModel }, device: device);  // [T, d]
+        var upstream = torch.randn(new long[] { c.Tokens, c.DModel }, device: device); // [T, d]
+        var samples = new Dictionary<string, List<double>>();
+        void Add(string phase, double ms) { if (!samples.TryGetValue(phase, out var l)) samples[phase] = l = new(); l.Add(ms); }
+        var denseForward = new List<double>();
+        var denseBackward = new List<double>();
+        bool fused = false;
+
+        void Moe(bool record)
+        {
+            using var scope = NewDisposeScope();
+            moe.zero_grad();
+            var x = input.detach().requires_grad_(true);
+            DispatchProfiler.Reset();
+            DispatchProfiler.Enabled = true;
+            try
+            {
+                var total = new Watch(now);
+                var sw = new Watch(now);
+                var routing = moe.Router.Route(x, c.Tokens);                                     // [T, E]
+                double router = sw.ElapsedMs;
+                sw.Restart();
+                var losses = MoeLayer.ComputeLosses(routing, 1);
+                double aux = sw.ElapsedMs;
+                sw.Restart();
+                var dispatched = ExpertDispatch.Run(moe.Experts, x, routing, moe.Options.Dispatch, moe.Options.CapacityFactor, moe.Options.Kernel);
+                double dispatch = sw.ElapsedMs;
+                sw.Restart();
+                var stats = RoutingStatistics.From(dispatched.Routing, dispatched.TokensPerExpert);
+                double statistics = sw.ElapsedMs;
+                var forwardPhases = DispatchProfiler.Totals;
+                DispatchProfiler.Reset();
+                sw.Restart();
+                dispatched.Output.mul(upstream).sum().backward();
+                double backward = sw.ElapsedMs;
+                double all = total.ElapsedMs;
+                var backwardPhases = DispatchProfiler.Totals;
+                if (!record) return;
+                fused = forwardPhases[DispatchPhase.Experts] > 0;
+                Add("router forward (gate matmul, softmax, top-k)", router);
+                Add("auxiliary losses forward", aux);
+                if (fused)
+                {
+                    Add("plan: counting sort by expert (host)", forwardPhases[DispatchPhase.Plan]);
+                    Add("gather rows into expert order", forwardPhases[DispatchPhase.Gather]);
+                    Add("expert matmuls + activation forward", forwardPhases[DispatchPhase.Experts]);
+                    Add("combine (weighted un-permute) forward", forwardPhases[DispatchPhase.Combine]);
+                    double accounted = forwardPhases.Values.Sum();
+                    Add("dispatch forward, other", Math.Max(0, dispatch - accounted));
+                }
+                else Add("dispatch forward (autograd path, not split)", dispatch);
+                Add("routing statistics", statistics);
+                if (fused)
+                {
+                    Add("combine backward", backwardPhases[DispatchPhase.CombineBackward]);
+                    Add("expert matmuls + activation backward", backwardPhases[DispatchPhase.ExpertsBackward]);
+                    Add("gather backward (sum of the k rows)", backwardPhases[DispatchPhase.GatherBackward]);
+                    Add("router backward and autograd overhead (rest)", Math.Max(0, backward - backwardPhases.Values.Sum()));
+                }
+                else Add("backward (autograd path, not split)", backward);
+                Add("total", all);
+            }
+            finally { DispatchProfiler.Enabled = false; }
+        }
+        void Dense(bool record)
+        {
+            using var scope = NewDisposeScope();
+            dense.zero_grad();
+            var x = input.detach().requires_grad_(true);
+            var sw = new Watch(now);
+            var y = dense.forward(x);
+            double forward = sw.ElapsedMs;
+            sw.Restart();
+            y.mul(upstream).sum().backward();
+            double backward = sw.ElapsedMs;
+            if (record) { denseForward.Add(forward); denseBackward.Add(backward); }
+        }
+        for (int i = 0; i < warmup; i++) { Moe(false); Dense(false); }
+        for (int i = 0; i < repetitions; i++)
+        {
+            if (i % 2 == 0) { Moe(true); Dense(true); } else { Dense(true); Moe(true); }
+        }
+        var phases = samples.Where(kv => kv.Key != "total")
+            .Select(kv => new MoePhaseTime(kv.Key, MoeBenchmark.Median(kv.Value), !kv.Key.Contains("rest") && !kv.Key.Contains("other")))
+            .ToList();
+        return new MoeProfileResult(c, phases, MoeBenchmark.Median(samples["total"]), MoeBenchmark.Median(denseForward),
+            MoeBenchmark.Median(denseBackward), fused ? "fused" : "autograd", cpuTime ? "process CPU time" : "wall clock");
+    }
+}

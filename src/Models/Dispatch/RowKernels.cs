@@ -1,0 +1,133 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MoeLab.Models.Dispatch;
+
+/// <summary>The row-permutation kernels of <see cref="FusedGroupedDispatch"/>, on CPU float32 rows in plain
+/// C#: each one reads and writes every row once (the torch equivalents need two or three passes and a
+/// zero-filled buffer, and <c>index_add</c> accumulates row by row on one thread). Every output row is
+/// written by exactly one loop iteration, in a fixed order, so the results do not depend on the number of
+/// threads (bitwise deterministic on a given CPU; SIMD width is <see cref="Vector{T}"/>'s).</summary>
+internal static unsafe class RowKernels
+{
+    /// <summary>A raw pointer to a contiguous CPU float32 tensor's first element.</summary>
+    public static float* Pointer(Tensor t)
+    {
+        if (t.device_type != DeviceType.CPU || t.dtype != ScalarType.Float32 || !t.is_contiguous())
+            throw new ArgumentException($"RowKernels: expected a contiguous CPU float32 tensor, got {t.dtype} on {t.device} (contiguous: {t.is_contiguous()}).");
+        return t.numel() == 0 ? null : (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+    }
+
+    private static void For(int count, int minimumPerTask, Action<int, int> body)
+    {
+        int tasks = Math.Max(1, Math.Min(torch.get_num_threads(), count / Math.Max(1, minimumPerTask)));
+        if (tasks == 1) { body(0, count); return; }
+        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = tasks }, i =>
+        {
+            int start = (int)((long)count * i / tasks), end = (int)((long)count * (i + 1) / tasks);
+            body(start, end);
+        });
+    }
+
+    /// <summary>dst[r] = src[rowSource[r]] ([rows, d]); rows whose source is −1 become 0.</summary>
+    public static void Gather(float* src, int[] rowSource, float* dst, int d)
+    {
+        long bytes = (long)d * sizeof(float);
+        For(rowSource.Length, 64, (from, to) =>
+        {
+            for (int r = from; r < to; r++)
+            {
+                int s = rowSource[r];
+                if (s < 0) new Span<float>(dst + (long)r * d, d).Clear();
+                else Buffer.MemoryCopy(src + (long)s * d, dst + (long)r * d, bytes, bytes);
+            }
+        });
+    }
+
+    /// <summary>y[t] = Σ_s w[t, s] · rows[slotRow[t·k + s]] over the slots with a row (slotRow ≥ 0), s in order.</summary>
+    public static void WeightedSum(float* rows, float* w, int[] slotRow, float* y, int tokens, int k, int d)
+    {
+        For(tokens, 16, (from, to) =>
+        {
+            for (int t = from; t < to; t++)
+            {
+                var target = new Span<float>(y + (long)t * d, d);
+                target.Clear();
+                for (int s = 0; s < k; s++)
+                {
+                    int r = slotRow[t * k + s];
+                    if (r >= 0) Axpy(w[t * k + s], rows + (long)r * d, y + (long)t * d, d);
+                }
+            }
+        });
+    }
+
+    /// <summary>Backward of <see cref="WeightedSum"/>: gRows[r] = w[t, s] · gy[t] for the slot (t, s) of row r,
+    /// gw[t, s] = ⟨gy[t], rows[r]⟩ (0 for slots without a row). Rows that no slot names are left untouched.</summary>
+    public static void WeightedSumBackward(float* rows, float* w, float* gy, int[] slotRow, float* gRows, float* gw, int tokens, int k, int d)
+    {
+        For(tokens, 16, (from, to) =>
+        {
+            for (int t = from; t < to; t++)
+            {
+                float* g = gy + (long)t * d;
+                for (int s = 0; s < k; s++)
+                {
+                    int r = slotRow[t * k + s];
+                    if (r < 0) { gw[t * k + s] = 0; continue; }
+                    gw[t * k + s] = Dot(g, rows + (long)r * d, d);
+                    Scale(w[t * k + s], g, gRows + (long)r * d, d);
+                }
+            }
+        });
+    }
+
+    /// <summary>gx[t] = Σ_s gRows[slotRow[t·k + s]] over the slots with a row (s in order); 0 when none.</summary>
+    public static void SumSlots(float* gRows, int[] slotRow, float* gx, int tokens, int k, int d)
+    {
+        For(tokens, 16, (from, to) =>
+        {
+            for (int t = from; t < to; t++)
+            {
+                new Span<float>(gx + (long)t * d, d).Clear();
+                for (int s = 0; s < k; s++)
+                {
+                    int r = slotRow[t * k + s];
+                    if (r >= 0) Axpy(1f, gRows + (long)r * d, gx + (long)t * d, d);
+                }
+            }
+        });
+    }
+
+    private static void Axpy(float a, float* x, float* y, int n)
+    {
+        int i = 0, width = Vector<float>.Count;
+        var va = new Vector<float>(a);
+        for (; i <= n - width; i += width)
+            Vector.Store(Vector.Load(y + i) + va * Vector.Load(x + i), y + i);
+        for (; i < n; i++) y[i] += a * x[i];
+    }
+
+    private static void Scale(float a, float* x, float* y, int n)
+    {
+        int i = 0, width = Vector<float>.Count;
+        var va = new Vector<float>(a);
+        for (; i <= n - width; i += width)
+            Vector.Store(va * Vector.Load(x + i), y + i);
+        for (; i < n; i++) y[i] = a * x[i];
+    }
+
+    private static float Dot(float* x, float* y, int n)
+    {
+        int i = 0, width = Vector<float>.Count;
+        var acc = Vector<float>.Zero;
+        for (; i <= n - width; i += width)
+            acc += Vector.Load(x + i) * Vector.Load(y + i);
+        float sum = Vector.Sum(acc);
+        for (; i < n; i++) sum += x[i] * y[i];
+        return sum;
+    }
+}
