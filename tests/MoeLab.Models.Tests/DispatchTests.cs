@@ -147,6 +147,42 @@ public class DispatchTests
         }
     }
 
+    /// <summary>Large blocks (mean matmul above the parallel threshold) run one after another with every torch
+    /// thread: the bits must still not depend on the thread count.</summary>
+    [Fact]
+    public void FusedLargeBlocksGiveTheSameBitsWithOneOrTwoThreads()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(17);
+        // 2 experts, d 256, d_ff 1024, 512 tokens top-1: ≈ 256 rows × 262,144 multiply-adds ≈ 2^26 per block, and above.
+        var bank = new ExpertBank("bank", 2, new FeedForwardShape(256, 1024, 256, ExpertKind.Gelu, Bias: true));
+        var input = torch.randn(640, 256);
+        var logitsBase = torch.randn(640, 2);
+        var upstream = torch.randn(640, 256);
+        Assert.True(640.0 / 2 * 256 * 1024 >= 1 << 26); // the sequential branch is the one under test
+        var results = new List<float[][]>();
+        int threads = torch.get_num_threads();
+        foreach (int n in new[] { 1, 2 })
+        {
+            torch.set_num_threads(n);
+            try
+            {
+                bank.zero_grad();
+                var x = input.clone().requires_grad_(true);
+                var logits = logitsBase.clone().requires_grad_(true);
+                var probs = logits.softmax(-1);
+                var (top, idx) = probs.topk(1, -1);
+                var routing = RoutingResult.Create(logits, probs, idx, top, torch.ones(idx.shape, dtype: ScalarType.Bool), 2);
+                var d = GroupedDispatch.Run(bank, x, routing, null, GroupedKernel.FusedBlocks);
+                d.Output.mul(upstream).sum().backward();
+                results.Add(new[] { ToArray(d.Output), ToArray(x.grad!), ToArray(logits.grad!) }.Concat(bank.parameters().Select(p => ToArray(p.grad!))).ToArray());
+            }
+            finally { torch.set_num_threads(threads); }
+        }
+        for (int i = 0; i < results[0].Length; i++)
+            Assert.Equal(results[0][i], results[1][i]); // bitwise, one vs two threads
+    }
+
     [Fact]
     public void CapacityKeepsFirstChoicesBeforeSecondChoices()
     {
