@@ -64,4 +64,24 @@ internal static class FigureChecks
         }
         return problems;
     }
+
+    /// <summary>Builds every declared figure of <paramref name="reproduction"/> from <paramref name="runs"/> and
+    /// checks each against the house style (<see cref="Labels"/>, <see cref="DistinctStyles"/>); a figure that
+    /// failed to build or built nothing is a problem too. Returns the built figures' JSON for a test's own
+    /// further checks (error bars, legend wording), and appends every problem to <paramref name="problems"/>.</summary>
+    public static List<(MoeLab.Experiments.Reproductions.PaperFigure Figure, JsonElement Json)> Reproduction(
+        MoeLab.Experiments.Reproductions.IPaperReproduction reproduction, MoeLab.Experiments.Results.ResultSet runs, List<string> problems)
+    {
+        var built = new List<(MoeLab.Experiments.Reproductions.PaperFigure, JsonElement)>();
+        foreach (var (figure, chart, problem) in MoeLab.Experiments.Reproductions.PaperReproductions.BuildFigures(reproduction, runs))
+        {
+            if (problem is not null) { problems.Add(problem); continue; }
+            if (chart is null) { problems.Add($"{figure.Name}: no chart"); continue; }
+            var json = JsonDocument.Parse(MoeLab.Experiments.Plotting.ChartPage.FigureJson(chart)).RootElement.Clone();
+            problems.AddRange(Labels(figure.Name, json));
+            problems.AddRange(DistinctStyles(figure.Name, json));
+            built.Add((figure, json));
+        }
+        return built;
+    }
 }

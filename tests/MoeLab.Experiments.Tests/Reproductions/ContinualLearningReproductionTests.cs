@@ -50,16 +50,11 @@ public class ContinualLearningReproductionTests(ContinualLearningSmokeRun smoke)
     public void Every_declared_paper_figure_has_title_axis_titles_legend_names_spread_and_distinct_styles()
     {
         var reproduction = PaperReproductions.For("moe-continual-learning")!;
-        var built = PaperReproductions.BuildFigures(reproduction, smoke.Load());
-        Assert.Equal(reproduction.Figures.Count, built.Count);
+        var runs = smoke.Load();
+        Assert.Equal(reproduction.Figures.Count, PaperReproductions.BuildFigures(reproduction, runs).Count);
         var problems = new List<string>();
-        foreach (var (figure, chart, problem) in built)
+        foreach (var (figure, fig) in FigureChecks.Reproduction(reproduction, runs, problems))
         {
-            if (problem is not null) { problems.Add(problem); continue; }
-            if (chart is null) { problems.Add($"{figure.Name}: no chart from the smoke run"); continue; }
-            var fig = Parse(ChartPage.FigureJson(chart));
-            problems.AddRange(FigureChecks.Labels(figure.Name, fig));
-            problems.AddRange(FigureChecks.DistinctStyles(figure.Name, fig));
             if (figure.Name.StartsWith("fig", StringComparison.Ordinal) && !figure.Name.EndsWith("specialisation", StringComparison.Ordinal) && !FigureChecks.HasSpread(fig))
                 problems.Add($"{figure.Name}: curves without a spread band");
             if (figure.Name.StartsWith("fig", StringComparison.Ordinal) && !figure.Name.EndsWith("specialisation", StringComparison.Ordinal))

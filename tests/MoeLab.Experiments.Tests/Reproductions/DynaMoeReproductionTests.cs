@@ -33,15 +33,8 @@ public class DynaMoeReproductionTests
             Assert.True(double.IsFinite(m.Value) && m.Spread is double s && double.IsFinite(s), $"{c.Id}: {m.Format()}");
         }
         var problems = new List<string>();
-        foreach (var (figure, chart, problem) in PaperReproductions.BuildFigures(reproduction, runs))
-        {
-            if (problem is not null) { problems.Add(problem); continue; }
-            if (chart is null) { problems.Add($"{figure.Name}: no chart"); continue; }
-            var fig = JsonDocument.Parse(ChartPage.FigureJson(chart)).RootElement.Clone();
-            problems.AddRange(FigureChecks.Labels(figure.Name, fig));
-            problems.AddRange(FigureChecks.DistinctStyles(figure.Name, fig));
+        foreach (var (figure, fig) in FigureChecks.Reproduction(reproduction, runs, problems))
             if (figure.Name != "experts-per-token" && !FigureChecks.HasSpread(fig)) problems.Add($"{figure.Name}: no error bars or band");
-        }
         Assert.Empty(problems);
     }
 

@@ -16,12 +16,13 @@ internal sealed class TempDir : IDisposable
     }
 }
 
-/// <summary>Cancels a token when the run reports a given training step (simulates Ctrl+C at step k).</summary>
-internal sealed class CancelAtStep(CancellationTokenSource cts, long step) : IProgressSink
+/// <summary>Cancels a token when the run reports a given training step (simulates Ctrl+C at step k); with
+/// <paramref name="phase"/>, only when that phase (an arm's name) reports it.</summary>
+internal sealed class CancelAtStep(CancellationTokenSource cts, long step, string? phase = null) : IProgressSink
 {
-    public void Report(string phase, long s, long total, double? loss)
+    public void Report(string reported, long s, long total, double? loss)
     {
-        if (s == step) cts.Cancel();
+        if (s == step && (phase is null || reported == phase)) cts.Cancel();
     }
 
     public void Log(string message) { }

@@ -1,6 +1,7 @@
 using MoeLab.Experiments.Data.Ctr;
 using MoeLab.Experiments.Papers.AwMoe;
 using MoeLab.Experiments.Runtime;
+using MoeLab.Experiments.Tests.Runtime;
 
 namespace MoeLab.Experiments.Tests.Papers.AwMoe;
 
@@ -60,7 +61,7 @@ public sealed class AwMoeExperimentTests
         var store = new InMemoryCheckpointStore();
         using (var cts = new CancellationTokenSource())
         {
-            var first = new InMemoryRunContext("aw-moe", "smoke", 2, checkpoints: store, cancellation: cts.Token, progress: new CancelAt(cts, "aw-moe", 6));
+            var first = new InMemoryRunContext("aw-moe", "smoke", 2, checkpoints: store, cancellation: cts.Token, progress: new CancelAtStep(cts, 6, phase: "aw-moe"));
             Assert.ThrowsAny<OperationCanceledException>(() => experiment.Run(config, first));
             Assert.Equal(["din"], first.Summary.Select(r => r.Arm));
         }
@@ -81,15 +82,6 @@ public sealed class AwMoeExperimentTests
         Assert.Equal(tail, second.Metrics.Where(m => m.Arm == "aw-moe" && m.Step > 6).ToList());
     }
 
-    private sealed class CancelAt(CancellationTokenSource cts, string arm, long step) : IProgressSink
-    {
-        public void Report(string phase, long s, long total, double? loss)
-        {
-            if (phase == arm && s == step) cts.Cancel();
-        }
-
-        public void Log(string message) { }
-    }
 
     [Fact]
     public void ConfigValidationNamesKeyValueAndRule()

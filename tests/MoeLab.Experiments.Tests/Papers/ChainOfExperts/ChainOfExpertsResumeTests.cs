@@ -1,5 +1,6 @@
 using MoeLab.Experiments.Papers.ChainOfExperts;
 using MoeLab.Experiments.Runtime;
+using MoeLab.Experiments.Tests.Runtime;
 
 namespace MoeLab.Experiments.Tests.Papers.ChainOfExperts;
 
@@ -9,15 +10,6 @@ namespace MoeLab.Experiments.Tests.Papers.ChainOfExperts;
 [Collection(nameof(ChainOfExpertsSmokeTests))]
 public sealed class ChainOfExpertsResumeTests
 {
-    private sealed class CancelInArm(CancellationTokenSource cts, string arm, long atStep) : IProgressSink
-    {
-        public void Report(string phase, long s, long total, double? loss)
-        {
-            if (phase == arm && s == atStep) cts.Cancel();
-        }
-
-        public void Log(string message) { }
-    }
 
     private static readonly string[] Measured = ["train_seconds", "tokens_per_second", "peak_rss_mib"];
 
@@ -38,7 +30,7 @@ public sealed class ChainOfExpertsResumeTests
         using (var cts = new CancellationTokenSource())
         {
             var first = new InMemoryRunContext("chain-of-experts", "smoke", seed, cancellation: cts.Token, checkpoints: store,
-                progress: new CancelInArm(cts, "coe-c2-half-k", 3));
+                progress: new CancelAtStep(cts, 3, phase: "coe-c2-half-k"));
             Assert.ThrowsAny<OperationCanceledException>(() => experiment.Run(config, first));
             Assert.Equal(["moe-k"], first.Summary.Select(r => r.Arm));
         }

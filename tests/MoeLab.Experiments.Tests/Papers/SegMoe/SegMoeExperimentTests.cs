@@ -52,15 +52,6 @@ public sealed class SegMoeExperimentTests
         Assert.True(ctx.Tables.ContainsKey("errors") && ctx.Tables.ContainsKey("routing_example") && ctx.Tables.ContainsKey("forecast_example"));
     }
 
-    private sealed class CancelInArm(CancellationTokenSource cts, string arm, long atStep) : IProgressSink
-    {
-        public void Report(string phase, long s, long total, double? loss)
-        {
-            if (phase == arm && s == atStep) cts.Cancel();
-        }
-
-        public void Log(string message) { }
-    }
 
     [Fact]
     public void InterruptedAndResumedEqualsUninterruptedRun()
@@ -81,7 +72,7 @@ public sealed class SegMoeExperimentTests
         var store = new InMemoryCheckpointStore();
         using (var cts = new CancellationTokenSource())
         {
-            var first = new InMemoryRunContext("seg-moe", "smoke", seed, cancellation: cts.Token, checkpoints: store, progress: new CancelInArm(cts, "seg-moe", 4));
+            var first = new InMemoryRunContext("seg-moe", "smoke", seed, cancellation: cts.Token, checkpoints: store, progress: new CancelAtStep(cts, 4, phase: "seg-moe"));
             Assert.ThrowsAny<OperationCanceledException>(() => experiment.Run(config, first));
             Assert.Equal(["token-moe"], first.Summary.Select(r => r.Arm));
         }
@@ -131,14 +122,7 @@ public sealed class SegMoeExperimentTests
         Assert.Equal(Verdict.NotTested, byId["routing-alone-without-shared-experts"].Verdict); // those arms were not run
         Assert.Equal(Verdict.NotTested, byId["ett-benchmarks"].Verdict);
         var problems = new List<string>();
-        foreach (var (figure, chart, problem) in PaperReproductions.BuildFigures(reproduction, runs))
-        {
-            if (problem is not null) { problems.Add(problem); continue; }
-            if (chart is null) { problems.Add($"{figure.Name}: no chart"); continue; }
-            var fig = JsonDocument.Parse(ChartPage.FigureJson(chart)).RootElement.Clone();
-            problems.AddRange(FigureChecks.Labels(figure.Name, fig));
-            problems.AddRange(FigureChecks.DistinctStyles(figure.Name, fig));
-        }
+        FigureChecks.Reproduction(reproduction, runs, problems);
         Assert.Empty(problems);
         Assert.Contains("seg-moe", SegMoeReport.ErrorTable(SegMoeReport.Require(runs, "regimes")).Columns["arm"].Cast<string>());
     }
