@@ -18,7 +18,7 @@ public sealed record ElArmPlan(string Name, string Family, MoeArmSpec? Moe, int 
 
 /// <summary>Efficiency leverage (arXiv 2507.17702) measured on tiny decoder LMs: dense and MoE families over
 /// a grid of compute budgets (width × tokens), granularity and activation ratio; learning rate tuned per
-/// family at the smallest budget; every run's validation loss and training compute (3 × non-embedding
+/// family at one budget (<see cref="ElGridConfig.TuneBudget"/>); every run's validation loss and training compute (3 × non-embedding
 /// forward FLOPs per token × tokens, counted from the model's shape) logged as a summary row; then, when
 /// this run holds the whole grid, the fits (<see cref="EfficiencyLeverageAnalysis"/>) as tables.
 /// <para>Measured wall time of the cpu preset: see the paper folder's README.</para></summary>
@@ -35,15 +35,15 @@ public sealed class EfficiencyLeverageExperiment : Experiment<EfficiencyLeverage
     {
         Data = new ElDataConfig { Documents = 40, SequenceLength = 16, ValidationWindows = 16, Vocabulary = 512 },
         Model = new ElModelConfig { Layers = 1, HeadDim = 8 },
-        Grid = new ElGridConfig { Widths = [16, 24], Steps = [6, 8], MoeArms = ["G2-E4"], SeedsPerPoint = 1, LrGrid = [1e-2] },
+        Grid = new ElGridConfig { Widths = [16, 24], Steps = [6, 8], MoeArms = ["G2-E4"], SeedsPerPoint = 1, LrGrid = [1e-2], TuneBudget = 0 },
         Train = new ElTrainConfig { BatchSize = 4, LogEvery = 4 },
     };
 
-    /// <summary>3 budgets (d 32/48/64 with 40/60/80 steps of 16×64 tokens: 41k–82k tokens, ≈2e10–1e11
-    /// training FLOPs), dense + 5 MoE arms (A ∈ {1/2, 1/4, 1/8} at G 2; G ∈ {1, 2, 4} at A 1/4; at most 16
-    /// experts), 2 seeds, learning rate from {3e-3, 1e-2, 2e-2} per family: 36 grid runs + 4 more tuning
-    /// runs. Sized to ≈ 20 min on a shared 2-core machine with OMP_NUM_THREADS=1 (two LibTorch threads on
-    /// an oversubscribed machine were 5–8× slower: see the paper folder's README).</summary>
+    /// <summary>5 budgets (d 32/48/64/96/128 with 100/200/400/700/1000 steps of 16×64 tokens: 0.1M–1.0M tokens,
+    /// ≈ 5e10–3.5e12 training FLOPs, 1.8 decades), dense + 7 MoE arms (A ∈ {1/2, 1/4, 1/8} at G 2; G ∈ {1, 2, 4,
+    /// 8, 16} at A 1/4), 2 seeds, learning rate from {5e-3, 1e-2, 2e-2, 4e-2} per family tuned at the middle
+    /// budget: 80 grid runs + 6 more tuning runs. Wall time measured: see the paper folder's README (run it as
+    /// two shards side by side, one LibTorch thread each).</summary>
     public static EfficiencyLeverageConfig Cpu { get; } = new();
 
     /// <summary>Larger models for a GPU: 4 budgets up to d 512, 6 layers, 1024 tokens per sequence, G up to 16,
@@ -56,7 +56,7 @@ public sealed class EfficiencyLeverageExperiment : Experiment<EfficiencyLeverage
         {
             Widths = [128, 256, 384, 512], Steps = [2000, 4000, 6000, 8000],
             MoeArms = ["G4-E8", "G4-E16", "G4-E32", "G4-E64", "G4-E128", "G2-E8", "G8-E32", "G16-E64"],
-            SeedsPerPoint = 3, LrGrid = [3e-4, 1e-3, 3e-3],
+            SeedsPerPoint = 3, LrGrid = [3e-4, 1e-3, 3e-3], TuneBudget = 1,
         },
         Train = new ElTrainConfig { BatchSize = 64, LogEvery = 100 },
     };
@@ -77,6 +77,8 @@ public sealed class EfficiencyLeverageExperiment : Experiment<EfficiencyLeverage
                 problems.Add($"'grid.widths' contains {w}: expected a positive multiple of 'model.headDim' = {c.Model.HeadDim}.");
         if (g.LrGrid.Length == 0 || g.LrGrid.Any(lr => !(lr > 0 && lr < 10)))
             problems.Add($"'grid.lrGrid' = [{string.Join(", ", g.LrGrid)}]: expected at least one rate in (0, 10).");
+        if (g.TuneBudget >= g.Widths.Length)
+            problems.Add($"'grid.tuneBudget' = {g.TuneBudget}: expected a budget index 0..{g.Widths.Length - 1} ('grid.widths' has {g.Widths.Length} entries).");
         if (g.Shard >= g.Shards) problems.Add($"'grid.shard' = {g.Shard}: expected 0..'grid.shards' − 1 = {g.Shards - 1}.");
         if (g.MoeArms.Length == 0) problems.Add("'grid.moeArms' is empty: at least one MoE arm expected.");
         foreach (string text in g.MoeArms)
@@ -96,16 +98,17 @@ public sealed class EfficiencyLeverageExperiment : Experiment<EfficiencyLeverage
         return problems;
     }
 
-    /// <summary>Every arm of the grid in training order: tuning arms (each learning rate, per family, smallest
-    /// budget, first seed), then per budget and seed the dense arm and each MoE arm (learning rate filled in later).</summary>
+    /// <summary>Every arm of the grid in training order: tuning arms (each learning rate, per family, budget
+    /// <see cref="ElGridConfig.TuneBudget"/>, first seed), then per budget and seed the dense arm and each MoE arm (learning rate filled in later).</summary>
     public static IReadOnlyList<ElArmPlan> Plan(EfficiencyLeverageConfig c)
     {
         var arms = new List<ElArmPlan>();
         var moe = c.Grid.MoeArms.Select(MoeArmSpec.Parse).ToList();
+        int t = c.Grid.TuneBudget;
         foreach (double lr in c.Grid.LrGrid)
         {
-            arms.Add(new ElArmPlan($"tune-dense-lr{lr:G3}", "dense", null, 0, c.Grid.Widths[0], c.Grid.Steps[0], 0, true, lr));
-            arms.Add(new ElArmPlan($"tune-moe-lr{lr:G3}", "moe", moe[0], 0, c.Grid.Widths[0], c.Grid.Steps[0], 0, true, lr));
+            arms.Add(new ElArmPlan($"tune-dense-lr{lr:G3}", "dense", null, t, c.Grid.Widths[t], c.Grid.Steps[t], 0, true, lr));
+            arms.Add(new ElArmPlan($"tune-moe-lr{lr:G3}", "moe", moe[0], t, c.Grid.Widths[t], c.Grid.Steps[t], 0, true, lr));
         }
         for (int b = 0; b < c.Grid.Widths.Length; b++)
             for (int s = 0; s < c.Grid.SeedsPerPoint; s++)
@@ -194,12 +197,12 @@ public sealed class EfficiencyLeverageExperiment : Experiment<EfficiencyLeverage
                 {
                     var best = plan.Where(a => a.Tuning && a.Family == arm.Family).MinBy(a => tuningLoss[a.Name])!;
                     lr = lrs[arm.Family] = best.Lr;
-                    ctx.Log($"{arm.Family}: learning rate {lr:G3} (validation loss at the smallest budget: " +
+                    ctx.Log($"{arm.Family}: learning rate {lr:G3} (validation loss at budget {c.Grid.TuneBudget}, d {c.Grid.Widths[c.Grid.TuneBudget]}: " +
                             string.Join(", ", plan.Where(a => a.Tuning && a.Family == arm.Family).Select(a => $"{a.Lr:G3} → {tuningLoss[a.Name]:F4}")) + ")");
                 }
                 arm = arm with { Lr = lr };
-                // The tuning arm with this rate trained exactly this model (smallest budget, first seed): reuse it.
-                if (arm.Budget == 0 && arm.SeedIndex == 0 && (arm.Moe is null || arm.Moe == MoeArmSpec.Parse(c.Grid.MoeArms[0]))
+                // The tuning arm with this rate trained exactly this model (tuning budget, first seed): reuse it.
+                if (arm.Budget == c.Grid.TuneBudget && arm.SeedIndex == 0 && (arm.Moe is null || arm.Moe == MoeArmSpec.Parse(c.Grid.MoeArms[0]))
                     && results.FirstOrDefault(r => r.Kind == "tune" && r.Family == arm.Family && r.Lr == lr) is ElArmResult same)
                 {
                     var reused = same with { Name = arm.Name, Kind = "grid" };
@@ -222,7 +225,7 @@ public sealed class EfficiencyLeverageExperiment : Experiment<EfficiencyLeverage
             EfficiencyLeverageAnalysis.Save(analysis, ctx);
             ctx.Log(analysis.Headline());
         }
-        else ctx.Log($"shard {c.Grid.Shard} of {c.Grid.Shards}: fits need every shard's runs (EfficiencyLeverageAnalysis.FromResults over all of them).");
+        else ctx.Log($"shard {c.Grid.Shard} of {c.Grid.Shards}: fits need every shard's runs (EfficiencyLeverageAnalysis.Combine over all of their FromSummaries).");
     }
 
     private static (ElArmResult, Dictionary<string, double>) TrainArm(EfficiencyLeverageConfig c, RunContext ctx, ElArmPlan arm, int vocabulary, Tensor train, Tensor valid, long tokensPerStep)

@@ -31,6 +31,7 @@ public sealed class EfficiencyLeverageTests
         Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { Widths = [32, 40, 64] } }), p => p.Contains("'grid.widths' contains 40"));
         Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { Widths = [32], Steps = [10] } }), p => p.Contains("at least 2 budgets"));
         Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { Shard = 2, Shards = 2 } }), p => p.Contains("'grid.shard' = 2"));
+        Assert.Contains(Experiment.Validate(cpu with { Grid = cpu.Grid with { TuneBudget = cpu.Grid.Widths.Length } }), p => p.Contains("'grid.tuneBudget'"));
     }
 
     /// <summary>The FLOP count from the model description equals the decoder's own accounting for every arm
@@ -58,6 +59,9 @@ public sealed class EfficiencyLeverageTests
         var plan = EfficiencyLeverageExperiment.Plan(c);
         int tuning = 2 * c.Grid.LrGrid.Length;
         Assert.All(plan.Take(tuning), a => Assert.True(a.Tuning));
+        int t = c.Grid.TuneBudget;
+        Assert.True(t > 0, "the cpu preset tunes at a budget above the smallest");
+        Assert.All(plan.Take(tuning), a => Assert.True(a.Budget == t && a.Width == c.Grid.Widths[t] && a.Steps == c.Grid.Steps[t], a.Name));
         Assert.Equal(c.Grid.Widths.Length * c.Grid.SeedsPerPoint * (1 + c.Grid.MoeArms.Length), plan.Count - tuning);
         Assert.Equal(plan.Count, plan.Select(a => a.Name).Distinct().Count());
     }
