@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Data.Analysis;
+using MoeLab.Experiments.Reproductions;
 using MoeLab.Experiments.Runtime;
 using MoeLab.Metrics.Fitting;
 using MoeLab.Metrics.ScalingLaws;
@@ -86,36 +87,48 @@ public static class EfficiencyLeverageAnalysis
     private static List<ElClaim> Claims(List<ElArmResult> grid, List<(ElArmResult a, double el, double paper)> measured, LeverageLawFit? fit)
     {
         var claims = new List<ElClaim>();
-        // 1. At fixed E_a (and G), more experts (lower A) → lower loss.
-        var byBudget = grid.Where(a => a.Family == "moe").GroupBy(a => (a.Budget, a.Granularity));
-        int comparisons = 0, holds = 0;
-        var detail = new List<string>();
-        foreach (var g in byBudget.OrderBy(g => g.Key.Budget))
+        // 1. At fixed E_a (and G), more experts (lower A) → lower loss: each step E → E' at one G, paired by (budget, seed).
+        var steps = new List<string>();
+        var stepVerdicts = new List<Verdict>();
+        foreach (var g in grid.Where(a => a.Family == "moe").GroupBy(a => a.Granularity).OrderBy(g => g.Key))
         {
-            var means = g.GroupBy(a => a.Experts).OrderBy(e => e.Key).Select(e => (E: e.Key, Loss: e.Average(a => a.ValLoss))).ToList();
-            if (means.Count < 2) continue;
-            for (int i = 1; i < means.Count; i++) { comparisons++; if (means[i].Loss < means[i - 1].Loss) holds++; }
-            detail.Add($"d{g.First().Width} G{g.Key.Granularity}: " + string.Join(" → ", means.Select(m => $"E{m.E} {m.Loss:F3}")));
+            var byE = g.GroupBy(a => a.Experts).OrderBy(e => e.Key)
+                .Select(e => (E: e.Key, Loss: (IReadOnlyDictionary<(int, int), double>)e.ToDictionary(a => (a.Budget, a.SeedIndex), a => a.ValLoss))).ToList();
+            for (int i = 1; i < byE.Count; i++)
+            {
+                var diffs = PairedComparison.PairedDifferences(byE[i].Loss, byE[i - 1].Loss);
+                if (diffs.Count == 0) continue;
+                var v = PairedComparison.Judge(diffs, higherIsBetter: false);
+                stepVerdicts.Add(v);
+                steps.Add($"G{g.Key} E{byE[i - 1].E}→E{byE[i].E}: Δloss {diffs.Average():+0.000;−0.000} ± {Se(diffs):F3} (n {diffs.Count}, {Words(v)})");
+            }
         }
         claims.Add(new ElClaim("Loss falls as the number of experts E grows at fixed active experts E_a",
-            "yes (activation-ratio sweeps, §3)", comparisons == 0 ? "no comparison in this grid" : $"{holds} of {comparisons} steps down; " + string.Join("; ", detail),
-            comparisons == 0 ? "not tested" : holds == comparisons ? "holds" : holds * 2 > comparisons ? "mostly holds" : "does not hold"));
+            "yes (activation-ratio sweeps, §3)",
+            steps.Count == 0 ? "no comparison in this grid" : string.Join("; ", steps) + " — paired by (budget, seed), ± = standard error",
+            steps.Count == 0 ? "not tested" : stepVerdicts.All(v => v == Verdict.Reproduced) ? "holds"
+                : stepVerdicts.All(v => v != Verdict.NotReproduced) ? "direction holds, not every step beyond 2 SE" : "does not hold"));
 
         // 2. Optimal granularity.
-        var atQuarter = measured.Where(m => Math.Abs(m.a.ActivationRatio - 0.25) < 1e-9).GroupBy(m => m.a.Granularity)
-            .Select(g => (G: g.Key, El: g.Average(m => m.el))).OrderBy(x => x.G).ToList();
+        var quarter = measured.Where(m => Math.Abs(m.a.ActivationRatio - 0.25) < 1e-9).ToList();
+        var atQuarter = quarter.GroupBy(m => m.a.Granularity).Select(g => (G: g.Key, El: g.Average(m => m.el))).OrderBy(x => x.G).ToList();
         string gOurs = atQuarter.Count < 2 ? "fewer than 2 granularities at A = 1/4"
-            : $"mean EL at A = 1/4: {string.Join(", ", atQuarter.Select(x => $"G{x.G} {x.El:F3}"))}; best G {atQuarter.MaxBy(x => x.El).G}" +
+            : $"mean EL at A = 1/4: {string.Join(", ", atQuarter.Select(x => $"G{x.G} {x.El:F3}"))}" +
               (fit is null ? "" : $"; fitted law's G* {ElAnalysis.SafeOptimum(fit.Law)}");
         claims.Add(new ElClaim("Optimal granularity G* lies between 8 and 12", "G* ≈ 12 (Table 2 law: 11.3 with log2 G)", gOurs,
-            GranularityVerdict(measured.Where(m => Math.Abs(m.a.ActivationRatio - 0.25) < 1e-9).Select(m => (m.a.Granularity, m.el)).ToList())));
+            GranularityVerdict(quarter.Select(m => (m.a.Granularity, m.a.Budget, m.a.SeedIndex, m.el)).ToList())));
 
-        // 3. EL rises with compute.
+        // 3. EL rises with compute: the slope of ln EL over log10 C within each (MoE arm, seed) series, judged over the series.
         var perBudget = measured.GroupBy(m => m.a.Budget).OrderBy(g => g.Key).Select(g => (B: g.Key, C: g.Average(m => m.a.Compute), El: SampleStatistics.Median(g.Select(m => m.el)))).ToList();
-        bool rising = perBudget.Count >= 2 && perBudget.Zip(perBudget.Skip(1), (x, y) => y.El > x.El).All(b => b);
+        var slopes = measured.Where(m => m.el > 0).GroupBy(m => (m.a.MoeArm, m.a.SeedIndex))
+            .Where(g => g.Select(m => m.a.Budget).Distinct().Count() >= 2)
+            .Select(g => Slope(g.Select(m => Math.Log10(m.a.Compute)).ToList(), g.Select(m => Math.Log(m.el)).ToList())).Where(double.IsFinite).ToList();
+        var slopeVerdict = PairedComparison.Judge(slopes, higherIsBetter: true);
         claims.Add(new ElClaim("EL rises with compute", "yes (d < 0 in α = a + d·log C)",
-            string.Join(", ", perBudget.Select(x => $"C≈{x.C:E1}: median EL {x.El:F3}")) + (fit is null ? "" : $"; fitted d = {fit.Law.D:G3}"),
-            perBudget.Count < 2 ? "not tested" : rising ? "holds" : "does not hold"));
+            string.Join(", ", perBudget.Select(x => $"C≈{x.C:E1}: median EL {x.El:F3}")) +
+            (slopes.Count == 0 ? "" : $"; slope of ln EL per decade of C within each (arm, seed) series: {slopes.Average():+0.00;−0.00} ± {Se(slopes):F2} (n {slopes.Count} series, {Words(slopeVerdict)})") +
+            (fit is null ? "" : $"; fitted d = {fit.Law.D:G3}"),
+            slopes.Count == 0 ? "not tested" : slopeVerdict == Verdict.Reproduced ? "holds" : slopeVerdict == Verdict.Partly ? "direction holds, within 2 SE" : "does not hold"));
 
         // 4. EL < 1 at very small compute (the law's own prediction at our scale).
         double medianEl = measured.Count == 0 ? double.NaN : SampleStatistics.Median(measured.Select(m => m.el));
@@ -283,22 +296,47 @@ public static class EfficiencyLeverageAnalysis
     }
 
     /// <summary>The verdict on "G* lies in 8–12" from measured EL per run at one activation ratio: which G has the
-    /// highest mean EL, and whether it beats the runner-up by more than two standard errors (Welch, over the runs of
-    /// each G); with one run per G, or a lead within noise, the direction is reported as not resolved.</summary>
-    public static string GranularityVerdict(IReadOnlyList<(double G, double El)> runs)
+    /// highest mean ln EL over the (budget, seed) points every G shares, and whether its lead over the runner-up is
+    /// resolved under the lab's rule (<see cref="PairedComparison.Judge"/>: paired ln EL differences by budget and seed,
+    /// mean above 2 standard errors). Pairing removes what a budget does to every G alike (EL grows with compute), so
+    /// only the granularity effect is left. With a lead within noise the direction is reported as not resolved.</summary>
+    public static string GranularityVerdict(IReadOnlyList<(double G, int Budget, int Seed, double El)> runs)
     {
-        var groups = runs.GroupBy(r => r.G).Select(g => (G: g.Key, Els: g.Select(r => r.El).ToList())).OrderBy(g => g.G).ToList();
+        var groups = runs.Where(r => r.El > 0).GroupBy(r => r.G)
+            .Select(g => (G: g.Key, Ln: (IReadOnlyDictionary<(int, int), double>)g.ToDictionary(r => (r.Budget, r.Seed), r => Math.Log(r.El))))
+            .OrderBy(g => g.G).ToList();
         if (groups.Count < 3) return "not tested";
-        var ranked = groups.OrderByDescending(g => g.Els.Average()).ToList();
+        var shared = groups.Select(g => g.Ln.Keys).Aggregate((a, b) => a.Intersect(b).ToList()).ToHashSet();
+        if (shared.Count == 0) return "not tested (no budget and seed that every G shares)";
+        var ranked = groups.OrderByDescending(g => shared.Average(k => g.Ln[k])).ToList();
         var (best, second) = (ranked[0], ranked[1]);
         double maxG = groups.Max(g => g.G);
-        string where = best.G == maxG ? $"best at our largest G {best.G} (EL may still rise)"
-            : best.G >= 8 && best.G <= 12 ? $"best G {best.G} of {string.Join("/", groups.Select(g => g.G))}, inside 8–12"
-            : best.G < 8 ? $"best G {best.G} of {string.Join("/", groups.Select(g => g.G))}, below 8"
-            : $"best G {best.G} of {string.Join("/", groups.Select(g => g.G))}, above 12";
-        bool resolved = best.Els.Count > 1 && second.Els.Count > 1 &&
-            best.Els.Average() - second.Els.Average() > 2 * Math.Sqrt(
-                Math.Pow(SampleStatistics.Std(best.Els), 2) / best.Els.Count + Math.Pow(SampleStatistics.Std(second.Els), 2) / second.Els.Count);
-        return resolved ? where : $"{where}, but not resolved (lead over G {second.G} within 2 SE of the per-run EL)";
+        string list = string.Join("/", groups.Select(g => g.G));
+        string where = best.G == maxG ? $"best at our largest G {best.G} of {list} (EL may still rise)"
+            : best.G >= 8 && best.G <= 12 ? $"best G {best.G} of {list}, inside 8–12"
+            : best.G < 8 ? $"best G {best.G} of {list}, below 8"
+            : $"best G {best.G} of {list}, above 12";
+        var diffs = PairedComparison.PairedDifferences(best.Ln, second.Ln);
+        bool resolved = PairedComparison.Judge(diffs, higherIsBetter: true) == Verdict.Reproduced;
+        string lead = $"ln EL lead over G {second.G} {diffs.Average():+0.000;−0.000} ± {Se(diffs):F3} (paired over {diffs.Count} budget × seed points)";
+        return resolved ? $"{where}; {lead}" : $"{where}, but not resolved ({lead}, within 2 SE)";
+    }
+
+    private static string Words(Verdict v) => v switch
+    {
+        Verdict.Reproduced => "beyond 2 SE",
+        Verdict.Partly => "within 2 SE",
+        Verdict.NotReproduced => "other direction",
+        _ => "no pair",
+    };
+
+    private static double Se(IReadOnlyList<double> xs) => xs.Count < 2 ? double.NaN : SampleStatistics.Std(xs) / Math.Sqrt(xs.Count);
+
+    /// <summary>Ordinary least-squares slope of y on x.</summary>
+    private static double Slope(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        double mx = x.Average(), my = y.Average();
+        double sxx = x.Sum(v => (v - mx) * (v - mx));
+        return sxx == 0 ? double.NaN : x.Zip(y, (a, b) => (a - mx) * (b - my)).Sum() / sxx;
     }
 }

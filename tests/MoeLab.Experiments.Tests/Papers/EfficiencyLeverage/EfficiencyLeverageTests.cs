@@ -109,6 +109,39 @@ public sealed class EfficiencyLeverageTests
         Assert.Equal(6, table.Rows.Count);
     }
 
+    /// <summary>The claims on made-up runs (checks the analysis code only): more experts lower the loss at every
+    /// (budget, seed) and EL grows with compute in every series, so both claims hold; reversing the experts'
+    /// order makes the first claim fail.</summary>
+    [Fact]
+    public void ClaimsArePairedByBudgetAndSeed()
+    {
+        double Dense(double c) => 12 * Math.Pow(c, -0.08);
+        List<ElArmResult> Arms(bool moreExpertsHelp)
+        {
+            var arms = new List<ElArmResult>();
+            double[] budgets = [1e10, 1e11, 1e12];
+            for (int b = 0; b < budgets.Length; b++)
+                for (int s = 0; s < 2; s++)
+                {
+                    double c = budgets[b], wobble = 1 + 0.002 * (s == 0 ? 1 : -1);
+                    arms.Add(new ElArmResult($"dense-{b}-{s}", "dense", "grid", "dense", b, 32, s, 0.01, Dense(c) * wobble, c, 1, double.NaN, 0, 0, 1));
+                    foreach (int e in new[] { 4, 8, 16 })
+                    {
+                        // EL = (1 + b) × (E / 4)^(±0.3): grows with the budget; grows or shrinks with E.
+                        double el = (1 + b) * Math.Pow(e / 4.0, moreExpertsHelp ? 0.3 : -0.3) * (1 + 0.01 * s);
+                        arms.Add(new ElArmResult($"G2-E{e}-{b}-{s}", "moe", "grid", $"G2-E{e}", b, 32, s, 0.01, Dense(el * c), c, 2.0 / e, 2, e, 2, 1));
+                    }
+                }
+            return arms;
+        }
+        var good = EfficiencyLeverageAnalysis.Analyze(Arms(true), bootstrap: 10).Claims;
+        Assert.Equal("holds", good.Single(c => c.Claim.StartsWith("Loss falls as")).Verdict);
+        Assert.Equal("holds", good.Single(c => c.Claim == "EL rises with compute").Verdict);
+        var bad = EfficiencyLeverageAnalysis.Analyze(Arms(false), bootstrap: 10).Claims;
+        Assert.Equal("does not hold", bad.Single(c => c.Claim.StartsWith("Loss falls as")).Verdict);
+        Assert.Contains("G2 E4→E8: Δloss +", bad.Single(c => c.Claim.StartsWith("Loss falls as")).Ours);
+    }
+
     [Fact]
     public void LawUnderBasesTableIsComputed()
     {
@@ -180,18 +213,32 @@ public sealed class EfficiencyLeverageTests
         Assert.Contains("dense-d32-s0", e.Message);
     }
 
+    /// <summary>Runs of each G at budgets 0–2 and seeds 0–1, EL = budget factor × G factor × per-point noise.</summary>
+    private static List<(double G, int Budget, int Seed, double El)> Runs(Dictionary<double, double> gFactor, Func<double, int, int, double> noise)
+    {
+        var runs = new List<(double, int, int, double)>();
+        foreach (var (g, f) in gFactor)
+            for (int b = 0; b < 3; b++)
+                for (int s = 0; s < 2; s++)
+                    runs.Add((g, b, s, Math.Pow(3, b) * f * noise(g, b, s)));
+        return runs;
+    }
+
     [Fact]
     public void GranularityVerdictSaysWhereTheBestGIsAndWhetherItsLeadIsResolved()
     {
-        // G 8 best by far (runs 10, 11 vs ≤ 3): inside 8–12 and resolved.
-        var clear = new List<(double, double)> { (1, 2), (1, 3), (2, 2.5), (2, 3), (8, 10), (8, 11), (16, 3), (16, 2) };
-        Assert.Equal("best G 8 of 1/2/8/16, inside 8–12", EfficiencyLeverageAnalysis.GranularityVerdict(clear));
-        // G 8 best on average but G 2's runs overlap it: not resolved.
-        var noisy = new List<(double, double)> { (1, 2), (1, 3), (2, 1), (2, 12), (8, 6), (8, 9), (16, 3), (16, 2) };
-        Assert.StartsWith("best G 8 of 1/2/8/16, inside 8–12, but not resolved (lead over G 2", EfficiencyLeverageAnalysis.GranularityVerdict(noisy));
+        // EL grows 3× per budget for every G (an unpaired test would drown in that); G 8 leads G 2 by 10 % at every
+        // point, with ±1 % noise: resolved once paired by budget and seed.
+        double Jitter(double g, int b, int s) => 1 + 0.01 * Math.Sin(7 * g + 3 * b + s);
+        var clear = Runs(new() { [1] = 1.0, [2] = 2.0, [8] = 2.2, [16] = 1.5 }, Jitter);
+        Assert.StartsWith("best G 8 of 1/2/8/16, inside 8–12; ln EL lead over G 2 +0.0", EfficiencyLeverageAnalysis.GranularityVerdict(clear));
+        // Same means, but G 8's lead flips sign between points (±30 %): not resolved.
+        double Flip(double g, int b, int s) => g == 8 ? (s == 0 ? 1.3 : 0.75) : 1;
+        var noisy = Runs(new() { [1] = 1.0, [2] = 2.0, [8] = 2.2, [16] = 1.5 }, Flip);
+        Assert.StartsWith("best G 8 of 1/2/8/16, inside 8–12, but not resolved (ln EL lead over G 2", EfficiencyLeverageAnalysis.GranularityVerdict(noisy));
         // Best at the largest G tested, below 8, and too few granularities.
-        Assert.StartsWith("best at our largest G 4", EfficiencyLeverageAnalysis.GranularityVerdict([(1, 1), (1, 1.1), (2, 2), (2, 2.1), (4, 5), (4, 5.1)]));
-        Assert.StartsWith("best G 2 of 1/2/4, below 8", EfficiencyLeverageAnalysis.GranularityVerdict([(1, 1), (1, 1.1), (2, 5), (2, 5.1), (4, 2), (4, 2.1)]));
-        Assert.Equal("not tested", EfficiencyLeverageAnalysis.GranularityVerdict([(1, 1), (2, 2)]));
+        Assert.StartsWith("best at our largest G 4", EfficiencyLeverageAnalysis.GranularityVerdict(Runs(new() { [1] = 1, [2] = 2, [4] = 5 }, Jitter)));
+        Assert.StartsWith("best G 2 of 1/2/4, below 8", EfficiencyLeverageAnalysis.GranularityVerdict(Runs(new() { [1] = 1, [2] = 5, [4] = 2 }, Jitter)));
+        Assert.Equal("not tested", EfficiencyLeverageAnalysis.GranularityVerdict(Runs(new() { [1] = 1, [2] = 2 }, Jitter)));
     }
 }
