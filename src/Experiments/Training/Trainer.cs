@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MoeLab.Experiments.Runtime;
+using MoeLab.Models.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -143,8 +144,11 @@ public static class Trainer
         bool stop = false;
         long step = start, itemsSinceLog = 0;
         var window = Stopwatch.StartNew();
+        // No garbage collection while a step is inside LibTorch; collections happen between steps (see GcQuietRegion).
+        using var quiet = GcQuietRegion.Enter();
         for (; step < o.Steps; step++)
         {
+            GcQuietRegion.SafePoint();
             if (ctx.Cancellation.IsCancellationRequested)
             {
                 Save(step);
