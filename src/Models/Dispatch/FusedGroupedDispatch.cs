@@ -165,7 +165,7 @@ public static class FusedGroupedDispatch
                 {
                     var h = hidden.narrow(0, start, count);
                     h.addmm_(rows.narrow(0, start, count), wInE[e], 0, 1);
-                    if (bIn is not null) h.add_(bIn[e]);
+                    if (bIn is not null) h.add_(bIn[e], One);
                 });
             }
             // The activation as a one-node graph of its own: backward reuses autograd's fused kernel.
@@ -199,7 +199,7 @@ public static class FusedGroupedDispatch
                 {
                     var o = output.narrow(0, start, count);
                     o.addmm_(a.narrow(0, start, count), wOutE[e], 0, 1);
-                    if (bOut is not null) o.add_(bOut[e]);
+                    if (bOut is not null) o.add_(bOut[e], One);
                 });
             }
             DispatchProfiler.Stop(DispatchPhase.Experts, watch);
@@ -296,6 +296,12 @@ public static class FusedGroupedDispatch
             foreach (var gradient in gradients) gradient?.MoveToOuterDisposeScope();
             return gradients;
         }
+
+        /// <summary>The α = 1 of the blocks' bias <c>add_</c>, as a Scalar that lives as long as the process. The blocks
+        /// run on several threads; an implicitly converted Scalar (the default α) can be freed by its finalizer while
+        /// LibTorch still reads it when another worker's allocation starts a collection (see <c>GcQuietRegion</c>).
+        /// (<c>addmm_</c> takes its β and α as plain floats in TorchSharp 0.107: no Scalar object, no hazard.)</summary>
+        private static readonly Scalar One = 1f.ToScalar();
 
         /// <summary>Blocks whose mean matmul is at least this many multiply-adds (rows × d × d_ff) run one after
         /// another with every torch thread; smaller ones run in parallel, one per worker. Measured on an idle
