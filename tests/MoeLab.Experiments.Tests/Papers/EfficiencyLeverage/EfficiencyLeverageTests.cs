@@ -116,7 +116,7 @@ public sealed class EfficiencyLeverageTests
     public void ClaimsArePairedByBudgetAndSeed()
     {
         double Dense(double c) => 12 * Math.Pow(c, -0.08);
-        List<ElArmResult> Arms(bool moreExpertsHelp)
+        List<ElArmResult> Arms(bool moreExpertsHelp, double firstBudget = 1)
         {
             var arms = new List<ElArmResult>();
             double[] budgets = [1e10, 1e11, 1e12];
@@ -128,7 +128,7 @@ public sealed class EfficiencyLeverageTests
                     foreach (int e in new[] { 4, 8, 16 })
                     {
                         // EL = (1 + b) × (E / 4)^(±0.3): grows with the budget; grows or shrinks with E.
-                        double el = (1 + b) * Math.Pow(e / 4.0, moreExpertsHelp ? 0.3 : -0.3) * (1 + 0.01 * s);
+                        double el = (b == 0 ? firstBudget : 1 + b) * Math.Pow(e / 4.0, moreExpertsHelp ? 0.3 : -0.3) * (1 + 0.01 * s);
                         arms.Add(new ElArmResult($"G2-E{e}-{b}-{s}", "moe", "grid", $"G2-E{e}", b, 32, s, 0.01, Dense(el * c), c, 2.0 / e, 2, e, 2, 1));
                     }
                 }
@@ -140,6 +140,10 @@ public sealed class EfficiencyLeverageTests
         var bad = EfficiencyLeverageAnalysis.Analyze(Arms(false), bootstrap: 10).Claims;
         Assert.Equal("does not hold", bad.Single(c => c.Claim.StartsWith("Loss falls as")).Verdict);
         Assert.Contains("G2 E4→E8: Δloss +", bad.Single(c => c.Claim.StartsWith("Loss falls as")).Ours);
+        Assert.StartsWith("does not hold", good.Single(c => c.Claim.StartsWith("At very small compute")).Verdict);
+        // EL 0.5 at the smallest budget, above 1 at the others: the law's direction, at our smallest budget only.
+        var mixed = EfficiencyLeverageAnalysis.Analyze(Arms(true, firstBudget: 0.5), bootstrap: 10).Claims;
+        Assert.StartsWith("holds at our smallest budgets only: median EL < 1 up to C ≈ 1.0E+010", mixed.Single(c => c.Claim.StartsWith("At very small compute")).Verdict);
     }
 
     [Fact]
