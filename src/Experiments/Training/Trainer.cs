@@ -242,6 +242,8 @@ public static class Trainer
         model.eval();
         try
         {
+            // Held off here too when called outside Run (after training); inside Run this joins the loop's region.
+            using var quiet = GcQuietRegion.Enter();
             using (no_grad())
                 return task.Evaluate();
         }
