@@ -5,6 +5,7 @@ using MoeLab.Models.Dispatch;
 using MoeLab.Models.Experts;
 using MoeLab.Models.Layers;
 using MoeLab.Models.Routing;
+using MoeLab.Models.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -98,8 +99,11 @@ public static class MoeBenchmark
 
         var moeCpu = new List<double>();
         var denseCpu = new List<double>();
+        // As in training (Trainer): no garbage collection inside a timed pass; collections happen between passes.
+        using var quiet = GcQuietRegion.Enter();
         double TimeMoe(bool record = false)
         {
+            GcQuietRegion.SafePoint();
             using var scope = NewDisposeScope();
             moe.zero_grad();
             var x = input.detach().requires_grad_(true);
@@ -115,6 +119,7 @@ public static class MoeBenchmark
         }
         double TimeDense(bool record = false)
         {
+            GcQuietRegion.SafePoint();
             using var scope = NewDisposeScope();
             dense.zero_grad();
             var x = input.detach().requires_grad_(true);

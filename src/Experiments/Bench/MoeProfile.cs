@@ -3,6 +3,7 @@ using MoeLab.Models.Accounting;
 using MoeLab.Models.Dispatch;
 using MoeLab.Models.Experts;
 using MoeLab.Models.Layers;
+using MoeLab.Models.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -61,8 +62,10 @@ public static class MoeProfile
         var denseBackward = new List<double>();
         bool fused = false;
 
+        using var quiet = GcQuietRegion.Enter(); // as in training: collections between passes, not inside them
         void Moe(bool record)
         {
+            GcQuietRegion.SafePoint();
             using var scope = NewDisposeScope();
             moe.zero_grad();
             var x = input.detach().requires_grad_(true);
@@ -119,6 +122,7 @@ public static class MoeProfile
         }
         void Dense(bool record)
         {
+            GcQuietRegion.SafePoint();
             using var scope = NewDisposeScope();
             dense.zero_grad();
             var x = input.detach().requires_grad_(true);
