@@ -12,7 +12,9 @@ namespace MoeLab.Models.Runtime;
 /// one run died with <c>Expected false to be true … toFloat at c10/core/Scalar.h</c> inside
 /// <c>RmsNorm.forward</c>'s <c>add(ε)</c> (a Scalar whose type tag had been overwritten); a stand-alone
 /// reproduction (a loop of <c>x.add(1e-6)</c> while a second thread calls <c>GC.Collect(0)</c>) fails with
-/// "Unknown scalar type" within about ten thousand iterations.</para>
+/// "Unknown scalar type" within about ten thousand iterations. The optimisers already avoid it on their own
+/// (<c>GcSafeAdamW</c>, <c>GcSafeSgd</c> keep their Scalars alive); the forward and backward passes of every model
+/// are too many call sites for that, hence this region around the whole step.</para>
 /// <para>What: <see cref="Enter"/> starts a no-GC region (<see cref="GC.TryStartNoGCRegion(long)"/>) with a
 /// budget of <see cref="Budget"/> bytes of managed allocation; <see cref="SafePoint"/>, called by the loop where
 /// it is in managed code and no worker is inside LibTorch (between optimiser steps), ends the region once half of
