@@ -118,25 +118,11 @@ public class DispatchTests
         var logitsBase = torch.randn(40, 6).index_put_(torch.tensor(-1e4f), TensorIndex.Colon, TensorIndex.Single(5)); // expert 5 never chosen
         var upstream = torch.randn(40, 8);
         var results = new List<float[][]>();
-        int threads = torch.get_num_threads();
         foreach (var (mode, n) in new[] { (DispatchMode.Grouped, 1), (DispatchMode.Grouped, 2), (DispatchMode.Reference, 1) })
         {
-            torch.set_num_threads(n);
-            try
-            {
-                bank.zero_grad();
-                var x = input.clone().requires_grad_(true);
-                var logits = logitsBase.clone().requires_grad_(true);
-                var probs = logits.softmax(-1);
-                var (top, idx) = probs.topk(2, -1);
-                var routing = RoutingResult.Create(logits, probs, idx, top, torch.ones(idx.shape, dtype: ScalarType.Bool), 6);
-                var d = mode == DispatchMode.Grouped ? GroupedDispatch.Run(bank, x, routing, null, GroupedKernel.FusedBlocks) : ReferenceDispatch.Run(bank, x, routing);
-                d.Output.mul(upstream).sum().backward();
-                results.Add(new[] { ToArray(d.Output), ToArray(x.grad!), ToArray(logits.grad!) }.Concat(bank.parameters().Select(p => ToArray(p.grad!))).ToArray());
-                if (mode == DispatchMode.Grouped)
-                    foreach (var p in bank.parameters()) Assert.All(ToArray(p.grad![5]), v => Assert.Equal(0f, v));
-            }
-            finally { torch.set_num_threads(threads); }
+            results.Add(DispatchWithGradients(bank, input, logitsBase, upstream, 2, mode, n));
+            if (mode == DispatchMode.Grouped)
+                foreach (var p in bank.parameters()) Assert.All(ToArray(p.grad![5]), v => Assert.Equal(0f, v));
         }
         for (int i = 0; i < results[0].Length; i++)
         {
@@ -160,27 +146,31 @@ public class DispatchTests
         var logitsBase = torch.randn(640, 2);
         var upstream = torch.randn(640, 256);
         Assert.True(640.0 / 2 * 256 * 1024 >= 1 << 26); // the sequential branch is the one under test
-        var results = new List<float[][]>();
-        int threads = torch.get_num_threads();
-        foreach (int n in new[] { 1, 2 })
-        {
-            torch.set_num_threads(n);
-            try
-            {
-                bank.zero_grad();
-                var x = input.clone().requires_grad_(true);
-                var logits = logitsBase.clone().requires_grad_(true);
-                var probs = logits.softmax(-1);
-                var (top, idx) = probs.topk(1, -1);
-                var routing = RoutingResult.Create(logits, probs, idx, top, torch.ones(idx.shape, dtype: ScalarType.Bool), 2);
-                var d = GroupedDispatch.Run(bank, x, routing, null, GroupedKernel.FusedBlocks);
-                d.Output.mul(upstream).sum().backward();
-                results.Add(new[] { ToArray(d.Output), ToArray(x.grad!), ToArray(logits.grad!) }.Concat(bank.parameters().Select(p => ToArray(p.grad!))).ToArray());
-            }
-            finally { torch.set_num_threads(threads); }
-        }
+        var results = new[] { 1, 2 }.Select(n => DispatchWithGradients(bank, input, logitsBase, upstream, 1, DispatchMode.Grouped, n)).ToList();
         for (int i = 0; i < results[0].Length; i++)
             Assert.Equal(results[0][i], results[1][i]); // bitwise, one vs two threads
+    }
+
+    /// <summary>One dispatch (fused blocks, or the reference) of top-<paramref name="k"/> softmax routing on
+    /// <paramref name="logitsBase"/> with <paramref name="threads"/> torch threads, then backward of ⟨output, upstream⟩:
+    /// output, input gradient, logit gradient and every parameter gradient, as arrays.</summary>
+    private static float[][] DispatchWithGradients(ExpertBank bank, Tensor input, Tensor logitsBase, Tensor upstream, int k, DispatchMode mode, int threads)
+    {
+        int previous = torch.get_num_threads();
+        torch.set_num_threads(threads);
+        try
+        {
+            bank.zero_grad();
+            var x = input.clone().requires_grad_(true);
+            var logits = logitsBase.clone().requires_grad_(true);
+            var probs = logits.softmax(-1);
+            var (top, idx) = probs.topk(k, -1);
+            var routing = RoutingResult.Create(logits, probs, idx, top, torch.ones(idx.shape, dtype: ScalarType.Bool), (int)logitsBase.shape[1]);
+            var d = mode == DispatchMode.Grouped ? GroupedDispatch.Run(bank, x, routing, null, GroupedKernel.FusedBlocks) : ReferenceDispatch.Run(bank, x, routing);
+            d.Output.mul(upstream).sum().backward();
+            return new[] { ToArray(d.Output), ToArray(x.grad!), ToArray(logits.grad!) }.Concat(bank.parameters().Select(p => ToArray(p.grad!))).ToArray();
+        }
+        finally { torch.set_num_threads(previous); }
     }
 
     [Fact]
