@@ -47,7 +47,7 @@ public static class PairedComparison
         double favour = higherIsBetter ? mean : -mean;
         if (favour <= 0) return Verdict.NotReproduced;
         if (diffs.Count < 2) return Verdict.Partly;
-        double se = SampleStatistics.Std(diffs) / Math.Sqrt(diffs.Count);
+        double se = SampleStatistics.StandardError(diffs);
         return favour > 2 * se ? Verdict.Reproduced : Verdict.Partly;
     }
 
@@ -58,7 +58,7 @@ public static class PairedComparison
     {
         double mean = diffs.Average();
         double sd = SampleStatistics.Std(diffs);
-        double se = sd / Math.Sqrt(diffs.Count);
+        double se = SampleStatistics.StandardError(diffs);
         var verdict = Judge(diffs, higherIsBetter);
         string note = diffs.Count < 2 ? "one seed: no standard error" :
             $"paired over {diffs.Count} seeds; standard error {(se * scale).ToString("G3", CultureInfo.InvariantCulture)}{(unit == "pp" ? " pp" : "")}";

@@ -21,6 +21,13 @@ public static class SampleStatistics
         return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1));
     }
 
+    /// <summary>Standard error of the mean, sd/√n; NaN for fewer than 2 values (as <see cref="Std"/>).</summary>
+    public static double StandardError(IEnumerable<double> values)
+    {
+        var v = values as IReadOnlyCollection<double> ?? values.ToArray();
+        return Std(v) / Math.Sqrt(v.Count);
+    }
+
     /// <summary>Median (mean of the two middle values for an even count); NaN for an empty sample.</summary>
     public static double Median(IEnumerable<double> values)
     {

@@ -156,7 +156,7 @@ public static class ChainOfExpertsReport
             if (!byArm.TryGetValue(c.A, out var a) || !byArm.TryGetValue(c.B, out var b)) continue;
             var d = Reproductions.PairedComparison.PairedDifferences(Loss(c.A), Loss(c.B));
             double mean = d.Count > 0 ? d.Average() : double.NaN;
-            double e = d.Count > 1 ? SampleStatistics.Std(d) / Math.Sqrt(d.Count) : double.NaN;
+            double e = SampleStatistics.StandardError(d);
             string v;
             if (d.Count < 2) v = $"no verdict ({d.Count} paired seed{(d.Count == 1 ? "" : "s")})";
             else if (c.ExpectLower)

@@ -100,7 +100,7 @@ public static class EfficiencyLeverageAnalysis
                 if (diffs.Count == 0) continue;
                 var v = PairedComparison.Judge(diffs, higherIsBetter: false);
                 stepVerdicts.Add(v);
-                steps.Add($"G{g.Key} E{byE[i - 1].E}→E{byE[i].E}: Δloss {diffs.Average():+0.000;−0.000} ± {Se(diffs):F3} (n {diffs.Count}, {Words(v)})");
+                steps.Add($"G{g.Key} E{byE[i - 1].E}→E{byE[i].E}: Δloss {diffs.Average():+0.000;−0.000} ± {SampleStatistics.StandardError(diffs):F3} (n {diffs.Count}, {Words(v)})");
             }
         }
         claims.Add(new ElClaim("Loss falls as the number of experts E grows at fixed active experts E_a",
@@ -124,11 +124,12 @@ public static class EfficiencyLeverageAnalysis
         var perBudget = measured.GroupBy(m => m.a.Budget).OrderBy(g => g.Key).Select(g => (B: g.Key, C: g.Average(m => m.a.Compute), El: SampleStatistics.Median(g.Select(m => m.el)))).ToList();
         var slopes = measured.Where(m => m.el > 0).GroupBy(m => (m.a.MoeArm, m.a.SeedIndex))
             .Where(g => g.Select(m => m.a.Budget).Distinct().Count() >= 2)
-            .Select(g => Slope(g.Select(m => Math.Log10(m.a.Compute)).ToList(), g.Select(m => Math.Log(m.el)).ToList())).Where(double.IsFinite).ToList();
+            .Select(g => MathNet.Numerics.Fit.Line(g.Select(m => Math.Log10(m.a.Compute)).ToArray(), g.Select(m => Math.Log(m.el)).ToArray()).B)
+            .Where(double.IsFinite).ToList();
         var slopeVerdict = PairedComparison.Judge(slopes, higherIsBetter: true);
         claims.Add(new ElClaim("EL rises with compute", "yes (d < 0 in α = a + d·log C)",
             string.Join(", ", perBudget.Select(x => $"C≈{x.C:E1}: median EL {x.El:F3}")) +
-            (slopes.Count == 0 ? "" : $"; slope of ln EL per decade of C within each (arm, seed) series: {slopes.Average():+0.00;−0.00} ± {Se(slopes):F2} (n {slopes.Count} series, {Words(slopeVerdict)})") +
+            (slopes.Count == 0 ? "" : $"; slope of ln EL per decade of C within each (arm, seed) series: {slopes.Average():+0.00;−0.00} ± {SampleStatistics.StandardError(slopes):F2} (n {slopes.Count} series, {Words(slopeVerdict)})") +
             (fit is null ? "" : $"; fitted d = {fit.Law.D:G3}"),
             slopes.Count == 0 ? "not tested" : slopeVerdict == Verdict.Reproduced ? "holds" : slopeVerdict == Verdict.Partly ? "direction holds, within 2 SE" : "does not hold"));
 
@@ -327,7 +328,7 @@ public static class EfficiencyLeverageAnalysis
             : $"best G {best.G} of {list}, above 12";
         var diffs = PairedComparison.PairedDifferences(best.Ln, second.Ln);
         bool resolved = PairedComparison.Judge(diffs, higherIsBetter: true) == Verdict.Reproduced;
-        string lead = $"ln EL lead over G {second.G} {diffs.Average():+0.000;−0.000} ± {Se(diffs):F3} (paired over {diffs.Count} budget × seed points)";
+        string lead = $"ln EL lead over G {second.G} {diffs.Average():+0.000;−0.000} ± {SampleStatistics.StandardError(diffs):F3} (paired over {diffs.Count} budget × seed points)";
         return resolved ? $"{where}; {lead}" : $"{where}, but not resolved ({lead}, within 2 SE)";
     }
 
@@ -339,13 +340,4 @@ public static class EfficiencyLeverageAnalysis
         _ => "no pair",
     };
 
-    private static double Se(IReadOnlyList<double> xs) => xs.Count < 2 ? double.NaN : SampleStatistics.Std(xs) / Math.Sqrt(xs.Count);
-
-    /// <summary>Ordinary least-squares slope of y on x.</summary>
-    private static double Slope(IReadOnlyList<double> x, IReadOnlyList<double> y)
-    {
-        double mx = x.Average(), my = y.Average();
-        double sxx = x.Sum(v => (v - mx) * (v - mx));
-        return sxx == 0 ? double.NaN : x.Zip(y, (a, b) => (a - mx) * (b - my)).Sum() / sxx;
-    }
 }

@@ -92,7 +92,7 @@ public sealed class SegMoeReproduction : IPaperReproduction
         static (double Mean, double Sd, double Se) Stats(IReadOnlyList<double> d)
         {
             double sd = SampleStatistics.Std(d);
-            return (d.Average(), sd, sd / Math.Sqrt(d.Count));
+            return (d.Average(), sd, SampleStatistics.StandardError(d));
         }
         var c = Stats(control);
         var m = Stats(main);
