@@ -142,66 +142,18 @@ public static class FusedGroupedDispatch
         {
             var (x, g, wIn, wOut) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3]);
             var (bIn, bOut, plan, shape, needsGrad) = (vars[4] as Tensor, vars[5] as Tensor, (Plan)vars[6], (FeedForwardShape)vars[7], (bool)vars[8]);
-            int d = (int)x.shape[1], dOut = shape.DOut, n = plan.Experts;
+            int d = (int)x.shape[1], dOut = shape.DOut;
             var watch = DispatchProfiler.Start();
             var rows = torch.empty(plan.Rows, d, dtype: float32);                               // [rows, d] tokens in expert order
             unsafe { RowKernels.Gather(RowKernels.Pointer(x), plan.RowToken, RowKernels.Pointer(rows), d); }
             DispatchProfiler.Stop(DispatchPhase.Gather, watch);
 
             watch = DispatchProfiler.Start();
-            Tensor hidden, output;                                                                // [rows, F], [rows, d_out]
-            if (plan.Layout == FusedLayout.Padded)
-            {
-                var stacked = rows.view(n, plan.Largest, d);                                      // [E, m, d]
-                hidden = stacked.bmm(wIn);                                                       // [E, m, F]
-                if (bIn is not null) hidden.add_(bIn.unsqueeze(1));
-                hidden = hidden.view(plan.Rows, -1);
-            }
-            else
-            {
-                hidden = torch.empty(plan.Rows, wIn.shape[2], dtype: float32);
-                var wInE = wIn.unbind(0);                                                         // E views, one call
-                ForEachBlock(plan, wIn.shape[1] * wIn.shape[2], (e, start, count) =>
-                {
-                    var h = hidden.narrow(0, start, count);
-                    h.addmm_(rows.narrow(0, start, count), wInE[e], 0, 1);
-                    if (bIn is not null) h.add_(bIn[e], One);
-                });
-            }
-            // The activation as a one-node graph of its own: backward reuses autograd's fused kernel.
-            Tensor hiddenLeaf, activated;
-            if (needsGrad)
-            {
-                using (torch.enable_grad())
-                {
-                    hiddenLeaf = hidden.detach().requires_grad_(true);
-                    activated = ExpertInit.Activate(hiddenLeaf, shape.Kind);                     // [rows, d_ff]
-                }
-            }
-            else
-            {
-                hiddenLeaf = hidden;
-                activated = ExpertInit.Activate(hidden, shape.Kind);
-            }
-            if (plan.Layout == FusedLayout.Padded)
-            {
-                var a3 = activated.detach().view(n, plan.Largest, -1);
-                var o3 = a3.bmm(wOut);                                                            // [E, m, d_out]
-                if (bOut is not null) o3.add_(bOut.unsqueeze(1));
-                output = o3.view(plan.Rows, dOut);
-            }
-            else
-            {
-                output = torch.empty(plan.Rows, dOut, dtype: float32);
-                var a = activated.detach();
-                var wOutE = wOut.unbind(0);
-                ForEachBlock(plan, wIn.shape[1] * wIn.shape[2], (e, start, count) =>
-                {
-                    var o = output.narrow(0, start, count);
-                    o.addmm_(a.narrow(0, start, count), wOutE[e], 0, 1);
-                    if (bOut is not null) o.add_(bOut[e], One);
-                });
-            }
+            var saved = new List<Tensor> { rows, null!, g, wIn, wOut };
+            var output = plan.Layout == FusedLayout.Padded
+                ? PaddedForward(rows, wIn, wOut, bIn, bOut, plan, shape, needsGrad, saved)
+                : BlocksForward(rows, wIn, wOut, bIn, bOut, plan, shape, needsGrad, saved);
+            saved[1] = output;                                                                    // [rows, d_out]
             DispatchProfiler.Stop(DispatchPhase.Experts, watch);
 
             watch = DispatchProfiler.Start();
@@ -209,21 +161,84 @@ public static class FusedGroupedDispatch
             unsafe { RowKernels.WeightedSum(RowKernels.Pointer(output), RowKernels.Pointer(g), plan.SlotRow, RowKernels.Pointer(y), plan.Tokens, plan.Slots, dOut); }
             DispatchProfiler.Stop(DispatchPhase.Combine, watch);
 
-            ctx.save_for_backward(new List<Tensor> { rows, hiddenLeaf, activated, output, g, wIn, wOut });
+            ctx.save_for_backward(saved);
             ctx.save_data("plan", plan);
-            ctx.save_data("shape", shape);
             ctx.save_data("biases", (bIn is not null, bOut is not null));
             return y;
+        }
+
+        /// <summary>The activation of <paramref name="hidden"/> ([rows, F]) and, when gradients are needed, the leaf of a
+        /// one-node graph whose backward is autograd's own fused kernel (GELU, SiLU·up).</summary>
+        private static (Tensor Leaf, Tensor Activated) Activate(Tensor hidden, ExpertKind kind, bool needsGrad)
+        {
+            if (!needsGrad) return (hidden, ExpertInit.Activate(hidden, kind));
+            using var grad = torch.enable_grad();
+            var leaf = hidden.detach().requires_grad_(true);
+            return (leaf, ExpertInit.Activate(leaf, kind));
+        }
+
+        /// <summary>Every block padded to the largest and run as one batched matmul. Saves the activation's leaf and output.</summary>
+        private static Tensor PaddedForward(Tensor rows, Tensor wIn, Tensor wOut, Tensor? bIn, Tensor? bOut, Plan plan, FeedForwardShape shape, bool needsGrad, List<Tensor> saved)
+        {
+            int n = plan.Experts, d = (int)rows.shape[1];
+            var hidden = rows.view(n, plan.Largest, d).bmm(wIn);                                  // [E, m, F]
+            if (bIn is not null) hidden.add_(bIn.unsqueeze(1));
+            var (leaf, activated) = Activate(hidden.view(plan.Rows, -1), shape.Kind, needsGrad);   // [rows, F], [rows, d_ff]
+            var o3 = activated.detach().view(n, plan.Largest, -1).bmm(wOut);                       // [E, m, d_out]
+            if (bOut is not null) o3.add_(bOut.unsqueeze(1));
+            saved.Add(leaf);
+            saved.Add(activated);
+            return o3.view(plan.Rows, shape.DOut);
+        }
+
+        /// <summary>One matmul per non-empty expert, chunk by chunk (<see cref="Schedule"/>): a chunk's first matmuls,
+        /// its activation and its second matmuls run back to back while its rows are still in cache. Saves each
+        /// chunk's activation leaf and output (in chunk order).</summary>
+        private static Tensor BlocksForward(Tensor rows, Tensor wIn, Tensor wOut, Tensor? bIn, Tensor? bOut, Plan plan, FeedForwardShape shape,
+            bool needsGrad, List<Tensor> saved)
+        {
+            var output = torch.empty(plan.Rows, shape.DOut, dtype: float32);                     // [rows, d_out]
+            var wInE = wIn.unbind(0);                                                             // E views, one call each
+            var wOutE = wOut.unbind(0);
+            var schedule = Schedule.Make(plan, wIn.shape[1] * wIn.shape[2], wIn.shape[2]);
+            var leaves = new Tensor[schedule.Chunks.Length];
+            var activations = new Tensor[schedule.Chunks.Length];
+            schedule.Run((chunk, index) =>
+            {
+                // A buffer per chunk: the activation's leaf must not share a version counter with buffers written later.
+                var hidden = torch.empty(chunk.Rows, wIn.shape[2], dtype: float32);             // [chunk rows, F]
+                foreach (var (e, start, count) in schedule.BlocksOf(chunk))
+                {
+                    var h = hidden.narrow(0, start - chunk.Start, count);
+                    h.addmm_(rows.narrow(0, start, count), wInE[e], 0, 1);
+                    if (bIn is not null) h.add_(bIn[e], One);
+                }
+                var (leaf, activated) = Activate(hidden, shape.Kind, needsGrad);                 // [chunk rows, d_ff]
+                var a = activated.detach();
+                foreach (var (e, start, count) in schedule.BlocksOf(chunk))
+                {
+                    var o = output.narrow(0, start, count);
+                    o.addmm_(a.narrow(0, start - chunk.Start, count), wOutE[e], 0, 1);
+                    if (bOut is not null) o.add_(bOut[e], One);
+                }
+                leaves[index] = leaf.DetachFromDisposeScope();
+                activations[index] = activated.DetachFromDisposeScope();
+            });
+            // Owned by the caller's scope (the workers have scopes of their own, and a scope is not thread-safe).
+            torch.CurrentDisposeScope?.Attach(leaves.Concat(activations).ToArray());
+            saved.AddRange(leaves);
+            saved.AddRange(activations);
+            return output;
         }
 
         public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)
         {
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();
-            var (rows, hiddenLeaf, activated, output, g, wIn, wOut) = (saved[0], saved[1], saved[2], saved[3], saved[4], saved[5], saved[6]);
+            var (rows, output, g, wIn, wOut) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
             var plan = (Plan)ctx.get_data("plan");
             var (hasBIn, hasBOut) = ((bool, bool))ctx.get_data("biases");
-            int n = plan.Experts, d = (int)rows.shape[1], dOut = (int)output.shape[1];
+            int dOut = (int)output.shape[1];
             var gy = gradOutput.to(float32).contiguous();                                         // [T, d_out]
 
             var watch = DispatchProfiler.Start();
@@ -237,65 +252,82 @@ public static class FusedGroupedDispatch
             DispatchProfiler.Stop(DispatchPhase.CombineBackward, watch);
 
             watch = DispatchProfiler.Start();
-            Tensor gActivated, gWOut, gWIn, gRows;
-            Tensor? gBIn = null, gBOut = null;
-            var a = activated.detach();
-            if (plan.Layout == FusedLayout.Padded)
-            {
-                var gO3 = gOutput.view(n, plan.Largest, dOut);                                    // [E, m, d_out]
-                var a3 = a.view(n, plan.Largest, -1);                                             // [E, m, d_ff]
-                gActivated = gO3.bmm(wOut.transpose(1, 2)).view(plan.Rows, -1);                   // [rows, d_ff]
-                gWOut = a3.transpose(1, 2).bmm(gO3);                                              // [E, d_ff, d_out]
-                if (hasBOut) gBOut = gO3.sum(1);
-            }
-            else
-            {
-                gActivated = torch.empty_like(a);
-                gWOut = torch.empty_like(wOut);
-                ZeroEmptyExperts(plan, gWOut);
-                if (hasBOut) gBOut = torch.zeros(n, dOut, dtype: float32).index_add_(0, RowExperts(plan), gOutput, 1); // Σ rows per expert
-                var wOutE = wOut.unbind(0);
-                var gWOutE = gWOut.unbind(0);
-                ForEachBlock(plan, wIn.shape[1] * wIn.shape[2], (e, start, count) =>
-                {
-                    var go = gOutput.narrow(0, start, count);
-                    gActivated.narrow(0, start, count).addmm_(go, wOutE[e].t(), 0, 1);
-                    gWOutE[e].addmm_(a.narrow(0, start, count).t(), go, 0, 1);
-                });
-            }
-            var gHidden = torch.autograd.grad(new[] { activated }, new[] { hiddenLeaf }, new[] { gActivated })[0]; // [rows, F]
-            if (plan.Layout == FusedLayout.Padded)
-            {
-                var gH3 = gHidden.view(n, plan.Largest, -1);
-                gWIn = rows.view(n, plan.Largest, d).transpose(1, 2).bmm(gH3);                    // [E, d, F]
-                gRows = gH3.bmm(wIn.transpose(1, 2)).view(plan.Rows, d);                          // [rows, d]
-                if (hasBIn) gBIn = gH3.sum(1);
-            }
-            else
-            {
-                gWIn = torch.empty_like(wIn);
-                ZeroEmptyExperts(plan, gWIn);
-                gRows = torch.empty(plan.Rows, d, dtype: float32);
-                if (hasBIn) gBIn = torch.zeros(n, wIn.shape[2], dtype: float32).index_add_(0, RowExperts(plan), gHidden, 1);
-                var wInE = wIn.unbind(0);
-                var gWInE = gWIn.unbind(0);
-                ForEachBlock(plan, wIn.shape[1] * wIn.shape[2], (e, start, count) =>
-                {
-                    var gh = gHidden.narrow(0, start, count);
-                    gWInE[e].addmm_(rows.narrow(0, start, count).t(), gh, 0, 1);
-                    gRows.narrow(0, start, count).addmm_(gh, wInE[e].t(), 0, 1);
-                });
-            }
+            var chunkTensors = saved.Skip(5).ToList();
+            var (gRows, gWIn, gWOut, gBIn, gBOut) = plan.Layout == FusedLayout.Padded
+                ? PaddedBackward(rows, gOutput, wIn, wOut, chunkTensors[0], chunkTensors[1], plan, hasBIn, hasBOut)
+                : BlocksBackward(rows, gOutput, wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
             DispatchProfiler.Stop(DispatchPhase.ExpertsBackward, watch);
 
             watch = DispatchProfiler.Start();
-            var gx = torch.empty(plan.Tokens, d, dtype: float32);                                 // [T, d]
-            unsafe { RowKernels.SumSlots(RowKernels.Pointer(gRows.contiguous()), plan.SlotRow, RowKernels.Pointer(gx), plan.Tokens, plan.Slots, d); }
+            var gx = torch.empty(plan.Tokens, rows.shape[1], dtype: float32);                    // [T, d]
+            unsafe { RowKernels.SumSlots(RowKernels.Pointer(gRows.contiguous()), plan.SlotRow, RowKernels.Pointer(gx), plan.Tokens, plan.Slots, (int)rows.shape[1]); }
             DispatchProfiler.Stop(DispatchPhase.GatherBackward, watch);
             var gradients = new List<Tensor> { gx, gWeights, gWIn, gWOut, gBIn!, gBOut!, null!, null!, null! };
             foreach (var gradient in gradients) gradient?.MoveToOuterDisposeScope();
             return gradients;
         }
+
+        private static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) PaddedBackward(Tensor rows, Tensor gOutput,
+            Tensor wIn, Tensor wOut, Tensor leaf, Tensor activated, Plan plan, bool hasBIn, bool hasBOut)
+        {
+            int n = plan.Experts, d = (int)rows.shape[1], dOut = (int)gOutput.shape[1];
+            var gO3 = gOutput.view(n, plan.Largest, dOut);                                        // [E, m, d_out]
+            var a3 = activated.detach().view(n, plan.Largest, -1);                                // [E, m, d_ff]
+            var gActivated = gO3.bmm(wOut.transpose(1, 2)).view(plan.Rows, -1);                   // [rows, d_ff]
+            var gWOut = a3.transpose(1, 2).bmm(gO3);                                              // [E, d_ff, d_out]
+            var gHidden = torch.autograd.grad(new[] { activated }, new[] { leaf }, new[] { gActivated })[0].view(n, plan.Largest, -1); // [E, m, F]
+            var gWIn = rows.view(n, plan.Largest, d).transpose(1, 2).bmm(gHidden);                // [E, d, F]
+            var gRows = gHidden.bmm(wIn.transpose(1, 2)).view(plan.Rows, d);                      // [rows, d]
+            return (gRows, gWIn, gWOut, hasBIn ? gHidden.sum(1) : null, hasBOut ? gO3.sum(1) : null);
+        }
+
+        /// <summary>Backward of <see cref="BlocksForward"/>, chunk by chunk in the forward's schedule: a chunk's output-side
+        /// matmuls, its activation backward and its input-side matmuls back to back. Bias gradients are column sums of
+        /// each expert's rows in row order (fixed order, any thread count).</summary>
+        private static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) BlocksBackward(Tensor rows, Tensor gOutput,
+            Tensor wIn, Tensor wOut, IReadOnlyList<Tensor> chunkTensors, Plan plan, bool hasBIn, bool hasBOut)
+        {
+            int n = plan.Experts, d = (int)rows.shape[1], dOut = (int)gOutput.shape[1];
+            var schedule = Schedule.Make(plan, wIn.shape[1] * wIn.shape[2], wIn.shape[2]);
+            if (chunkTensors.Count != 2 * schedule.Chunks.Length)
+                throw new InvalidOperationException($"FusedGroupedDispatch: {chunkTensors.Count} saved chunk tensors for {schedule.Chunks.Length} chunks.");
+            var gWOut = torch.empty_like(wOut);
+            var gWIn = torch.empty_like(wIn);
+            ZeroEmptyExperts(plan, gWOut);
+            ZeroEmptyExperts(plan, gWIn);
+            var gBIn = hasBIn ? torch.zeros(n, wIn.shape[2], dtype: float32) : null;
+            var gBOut = hasBOut ? torch.zeros(n, dOut, dtype: float32) : null;
+            var gRows = torch.empty(plan.Rows, d, dtype: float32);
+            var (wInE, wOutE, gWInE, gWOutE) = (wIn.unbind(0), wOut.unbind(0), gWIn.unbind(0), gWOut.unbind(0));
+            var (gBInE, gBOutE) = (gBIn?.unbind(0), gBOut?.unbind(0));
+            int chunks = schedule.Chunks.Length;
+            schedule.Run((chunk, index) =>
+            {
+                var (leaf, activated) = (chunkTensors[index], chunkTensors[chunks + index]);
+                var a = activated.detach();                                                       // [chunk rows, d_ff]
+                var gActivated = torch.empty_like(a);
+                foreach (var (e, start, count) in schedule.BlocksOf(chunk))
+                {
+                    var go = gOutput.narrow(0, start, count);
+                    gActivated.narrow(0, start - chunk.Start, count).addmm_(go, wOutE[e].t(), 0, 1);
+                    gWOutE[e].addmm_(a.narrow(0, start - chunk.Start, count).t(), go, 0, 1);
+                    if (gBOutE is not null) ColumnSums(go, gBOutE[e]);
+                }
+                var gHidden = torch.autograd.grad(new[] { activated }, new[] { leaf }, new[] { gActivated })[0].contiguous(); // [chunk rows, F]
+                foreach (var (e, start, count) in schedule.BlocksOf(chunk))
+                {
+                    var gh = gHidden.narrow(0, start - chunk.Start, count);
+                    gWInE[e].addmm_(rows.narrow(0, start, count).t(), gh, 0, 1);
+                    gRows.narrow(0, start, count).addmm_(gh, wInE[e].t(), 0, 1);
+                    if (gBInE is not null) ColumnSums(gh, gBInE[e]);
+                }
+            });
+            return (gRows, gWIn, gWOut, gBIn, gBOut);
+        }
+
+        /// <summary>target[j] = Σ_r block[r, j], rows in order (contiguous row blocks and target).</summary>
+        private static unsafe void ColumnSums(Tensor block, Tensor target) =>
+            RowKernels.ColumnSums(RowKernels.Pointer(block), (int)block.shape[0], (int)block.shape[1], RowKernels.Pointer(target));
 
         /// <summary>The α = 1 of the blocks' bias <c>add_</c>, as a Scalar that lives as long as the process. The blocks
         /// run on several threads; an implicitly converted Scalar (the default α) can be freed by its finalizer while
@@ -303,22 +335,43 @@ public static class FusedGroupedDispatch
         /// (<c>addmm_</c> takes its β and α as plain floats in TorchSharp 0.107: no Scalar object, no hazard.)</summary>
         private static readonly Scalar One = 1f.ToScalar();
 
+        private static void ZeroEmptyExperts(Plan plan, Tensor stacked)
+        {
+            for (int e = 0; e < plan.Experts; e++)
+                if (plan.Counts[e] == 0) { using var v = stacked.select(0, e); v.zero_(); }
+        }
+    }
+
+    /// <summary>How the blocks layout runs its non-empty experts: grouped into chunks of consecutive experts (their
+    /// rows are contiguous), each chunk worked through start to finish — first matmuls, activation, second matmuls,
+    /// and the same in the backward — so its hidden rows are used while still in cache (the dense FFN, by contrast,
+    /// streams its whole [T, F] hidden through memory between each of those steps). Chunks hold at most
+    /// <see cref="ChunkElements"/> hidden values (one expert per chunk when an expert alone has more) and at least
+    /// eight chunks are made when there are enough experts, so two or more workers stay busy. The chunking depends
+    /// only on the plan, never on the thread count.</summary>
+    internal sealed class Schedule
+    {
+        /// <summary>Hidden values per chunk, at most: 2^20 floats = 4 MiB for the hidden rows, as much again for the
+        /// activation (measured on a 2-core AMD EPYC; see the README's benchmark section).</summary>
+        internal const long ChunkElements = 1 << 20;
+
         /// <summary>Blocks whose mean matmul is at least this many multiply-adds (rows × d × d_ff) run one after
-        /// another with every torch thread; smaller ones run in parallel, one per worker. Measured on an idle
-        /// 2-core AMD EPYC (MoE/dense wall-time ratio, parallel vs sequential blocks): E 8 × d_ff 1024 (268M per
-        /// block) 1.27–1.33 vs 1.20; E 32 × 256 (34M) 1.41–1.46 vs 1.42–1.43; E 128 × 128 (17M) 1.53–1.66 vs
-        /// 1.66–1.70; E 256 × 64 (2M) 2.88–3.00 vs 3.91–4.02.</summary>
+        /// another with every torch thread; smaller ones run in parallel, one chunk per worker. Measured on an idle
+        /// 2-core AMD EPYC (MoE/dense wall-time ratio, parallel vs sequential blocks, before chunking): E 8 × d_ff
+        /// 1024 (268M per block) 1.27–1.33 vs 1.20; E 32 × 256 (34M) 1.41–1.46 vs 1.42–1.43; E 128 × 128 (17M)
+        /// 1.53–1.66 vs 1.66–1.70; E 256 × 64 (2M) 2.88–3.00 vs 3.91–4.02.</summary>
         internal const double ParallelBlockMacs = 1 << 26;
 
-        /// <summary>Runs <paramref name="body"/>(expert, first row, rows) for every non-empty block. With more than
-        /// one torch thread and small blocks (mean below <see cref="ParallelBlockMacs"/> multiply-adds, given
-        /// <paramref name="macsPerRow"/>), the blocks run in parallel, one block per .NET worker with one torch
-        /// thread each (thread-local setting, restored after): a few kernels per worker instead of an OpenMP
-        /// fork/join per small matmul. Large blocks run one after another, each matmul using every thread. Either
-        /// way the bits are the same: under the pinned MKL mode (CBWR AVX2, STRICT) a 1-thread and a 2-thread
-        /// sgemm give identical results (checked for 333–4,096 rows × 256–1,024), so results depend neither on
-        /// the schedule nor on the configured thread count.</summary>
-        private static void ForEachBlock(Plan plan, long macsPerRow, Action<int, long, long> body)
+        public required (int Expert, long Start, long Count)[] Blocks { get; init; }
+        public required Chunk[] Chunks { get; init; }
+        public required bool Parallel { get; init; }
+
+        /// <summary>Blocks [First, First + Count) of <see cref="Blocks"/>, rows [Start, Start + Rows) of the buffer.</summary>
+        internal readonly record struct Chunk(int First, int Count, long Start, long Rows);
+
+        public IEnumerable<(int Expert, long Start, long Count)> BlocksOf(Chunk chunk) => Blocks.Skip(chunk.First).Take(chunk.Count);
+
+        public static Schedule Make(Plan plan, long macsPerRow, long hiddenWidth)
         {
             var blocks = new List<(int Expert, long Start, long Count)>(plan.Experts);
             long start = 0;
@@ -327,51 +380,63 @@ public static class FusedGroupedDispatch
                 if (plan.Counts[e] > 0) blocks.Add((e, start, plan.Counts[e]));
                 start += plan.Counts[e];
             }
-            int threads = torch.get_num_threads();
             double meanBlockMacs = blocks.Count == 0 ? 0 : (double)plan.Rows / blocks.Count * macsPerRow;
-            if (threads <= 1 || blocks.Count < 2 || meanBlockMacs >= ParallelBlockMacs)
+            bool large = meanBlockMacs >= ParallelBlockMacs;
+            // Large blocks: one chunk (each kernel over all rows, as fast as it gets: chunking them measured ≈ 2 % slower
+            // on E 8 × d_ff 1024). Small blocks: chunks of at most ChunkElements hidden values, at least eight of them.
+            long target = large ? long.MaxValue : Math.Clamp((long)plan.Rows * hiddenWidth / 8, 1, ChunkElements);
+            var chunks = new List<Chunk>();
+            int first = 0;
+            long rows = 0;
+            for (int i = 0; i < blocks.Count; i++)
             {
-                foreach (var (e, s, n) in blocks)
+                if (rows > 0 && (rows + blocks[i].Count) * hiddenWidth > target)
+                {
+                    chunks.Add(new Chunk(first, i - first, blocks[first].Start, rows));
+                    (first, rows) = (i, 0);
+                }
+                rows += blocks[i].Count;
+            }
+            if (rows > 0) chunks.Add(new Chunk(first, blocks.Count - first, blocks[first].Start, rows));
+            return new Schedule { Blocks = blocks.ToArray(), Chunks = chunks.ToArray(), Parallel = torch.get_num_threads() > 1 && chunks.Count >= 2 && !large };
+        }
+
+        /// <summary>Runs <paramref name="body"/>(chunk, its index) for every chunk. Large blocks run one chunk after
+        /// another, each kernel using every torch thread. Small blocks run their chunks in parallel, one chunk at a time
+        /// per .NET worker with one torch thread each (thread-local setting, restored after): a few kernels per worker
+        /// instead of an OpenMP fork/join per small matmul, and no OpenMP region between a chunk's steps. Either way the
+        /// bits are the same: under the pinned MKL mode (CBWR AVX2, STRICT) a 1-thread and a 2-thread sgemm give identical
+        /// results (checked for 333–4,096 rows × 256–1,024), and each chunk's work is the same whichever thread does it.</summary>
+        public void Run(Action<Chunk, int> body)
+        {
+            if (!Parallel)
+            {
+                for (int i = 0; i < Chunks.Length; i++)
                 {
                     using var scope = NewDisposeScope();
-                    body(e, s, n);
+                    body(Chunks[i], i);
                 }
                 return;
             }
-            // Largest blocks first, handed out one at a time: balanced even when the loads are not.
-            var ordered = blocks.OrderByDescending(b => b.Count).ThenBy(b => b.Expert).ToList();
+            // Largest chunks first, handed out one at a time: balanced even when the loads are not.
+            var ordered = Enumerable.Range(0, Chunks.Length).OrderByDescending(i => Chunks[i].Rows).ThenBy(i => i).ToArray();
+            int threads = torch.get_num_threads();
             int next = -1;
-            Parallel.For(0, Math.Min(threads, ordered.Count), new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
+            System.Threading.Tasks.Parallel.For(0, Math.Min(threads, ordered.Length), new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
             {
                 int previous = torch.get_num_threads();
                 torch.set_num_threads(1);
-                using var noGrad = torch.no_grad(); // grad mode is per thread; the node's own work builds no graph
+                using var noGrad = torch.no_grad(); // grad mode is per thread; the node's own work builds no graph beyond the activation's
                 try
                 {
-                    for (int i = Interlocked.Increment(ref next); i < ordered.Count; i = Interlocked.Increment(ref next))
+                    for (int i = Interlocked.Increment(ref next); i < ordered.Length; i = Interlocked.Increment(ref next))
                     {
                         using var scope = NewDisposeScope();
-                        body(ordered[i].Expert, ordered[i].Start, ordered[i].Count);
+                        body(Chunks[ordered[i]], ordered[i]);
                     }
                 }
                 finally { torch.set_num_threads(previous); }
             });
-        }
-
-        /// <summary>[rows] int64 expert of each row of the blocks layout.</summary>
-        private static Tensor RowExperts(Plan plan)
-        {
-            var experts = new long[plan.Rows];
-            long row = 0;
-            for (int e = 0; e < plan.Experts; e++)
-                for (long i = 0; i < plan.Counts[e]; i++) experts[row++] = e;
-            return torch.tensor(experts);
-        }
-
-        private static void ZeroEmptyExperts(Plan plan, Tensor stacked)
-        {
-            for (int e = 0; e < plan.Experts; e++)
-                if (plan.Counts[e] == 0) { using var v = stacked.select(0, e); v.zero_(); }
         }
     }
 }
@@ -404,4 +469,5 @@ public static class DispatchProfiler
         Enum.GetValues<DispatchPhase>().ToDictionary(p => p, p => totals[(int)p]);
 
     public static void Reset() => Array.Clear(totals);
+
 }

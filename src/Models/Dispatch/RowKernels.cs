@@ -102,6 +102,14 @@ internal static unsafe class RowKernels
         });
     }
 
+    /// <summary>target[j] = Σ_r src[r, j] over rows r = 0 … rows − 1 in order ([rows, width] and [width], contiguous;
+    /// one thread: called per expert block, inside the dispatch's own workers).</summary>
+    public static void ColumnSums(float* src, int rows, int width, float* target)
+    {
+        new Span<float>(target, width).Clear();
+        for (int r = 0; r < rows; r++) Axpy(1f, src + (long)r * width, target, width);
+    }
+
     private static void Axpy(float a, float* x, float* y, int n)
     {
         int i = 0, width = Vector<float>.Count;
