@@ -70,8 +70,14 @@ public sealed record MoeBenchResult(
     IReadOnlyList<double> MoeTimesMs,
     IReadOnlyList<double> DenseTimesMs,
     IReadOnlyList<double>? MoeCpuMs = null,
-    IReadOnlyList<double>? DenseCpuMs = null)
+    IReadOnlyList<double>? DenseCpuMs = null,
+    IReadOnlyList<double>? MoeFaults = null,
+    IReadOnlyList<double>? DenseFaults = null)
 {
+    /// <summary>Median minor page faults per pass (see <see cref="PageFaults"/>); NaN when not measured.</summary>
+    public double MoeFaultsMedian => MoeFaults is { Count: > 0 } ? MoeBenchmark.Median(MoeFaults) : double.NaN;
+    public double DenseFaultsMedian => DenseFaults is { Count: > 0 } ? MoeBenchmark.Median(DenseFaults) : double.NaN;
+
     /// <summary>Median process CPU time per pass (see <see cref="CpuClock"/>); NaN when not measured.</summary>
     public double MoeCpuMedianMs => MoeCpuMs is { Count: > 0 } ? MoeBenchmark.Median(MoeCpuMs) : double.NaN;
     public double DenseCpuMedianMs => DenseCpuMs is { Count: > 0 } ? MoeBenchmark.Median(DenseCpuMs) : double.NaN;
@@ -98,6 +104,8 @@ public static class MoeBenchmark
         var upstream = torch.randn(new long[] { c.Tokens, c.DModel }, device: device); // [T, d] dL/dy
 
         var moeCpu = new List<double>();
+        var moeFaults = new List<double>();
+        var denseFaults = new List<double>();
         var denseCpu = new List<double>();
         // As in training (Trainer): no garbage collection inside a timed pass; collections happen between passes.
         using var quiet = GcQuietRegion.Enter();
@@ -109,12 +117,14 @@ public static class MoeBenchmark
             var x = input.detach().requires_grad_(true);
             Synchronize(device);
             double cpu = CpuClock.NowMs();
+            long faults = PageFaults.Minor();
             var sw = Stopwatch.StartNew();
             var y = moe.forward(x).Output;                           // [T, d]
             y.mul(upstream).sum().backward();
             Synchronize(device);
             double wall = sw.Elapsed.TotalMilliseconds;
             if (record) moeCpu.Add(CpuClock.NowMs() - cpu);
+            if (record && faults >= 0) moeFaults.Add(PageFaults.Minor() - faults);
             return wall;
         }
         double TimeDense(bool record = false)
@@ -125,12 +135,14 @@ public static class MoeBenchmark
             var x = input.detach().requires_grad_(true);
             Synchronize(device);
             double cpu = CpuClock.NowMs();
+            long faults = PageFaults.Minor();
             var sw = Stopwatch.StartNew();
             var y = dense.forward(x);                                // [T, d]
             y.mul(upstream).sum().backward();
             Synchronize(device);
             double wall = sw.Elapsed.TotalMilliseconds;
             if (record) denseCpu.Add(CpuClock.NowMs() - cpu);
+            if (record && faults >= 0) denseFaults.Add(PageFaults.Minor() - faults);
             return wall;
         }
 
@@ -146,7 +158,7 @@ public static class MoeBenchmark
         var denseCost = CostModel.FeedForward(c.DenseShape);
         double moeMs = Median(moeTimes), denseMs = Median(denseTimes);
         double Gflops(ModelCost cost, double ms) => 3 * cost.ForwardFlopsPerToken * c.Tokens / (ms * 1e-3) / 1e9;
-        return new MoeBenchResult(c, moeMs, denseMs, Gflops(moeCost, moeMs), Gflops(denseCost, denseMs), moeCost, denseCost, moeTimes, denseTimes, moeCpu, denseCpu);
+        return new MoeBenchResult(c, moeMs, denseMs, Gflops(moeCost, moeMs), Gflops(denseCost, denseMs), moeCost, denseCost, moeTimes, denseTimes, moeCpu, denseCpu, moeFaults, denseFaults);
     }
 
     public static double Median(IReadOnlyList<double> values) => SampleStatistics.Median(values);

@@ -22,6 +22,28 @@ public class MoeBenchmarkTests
         Assert.Equal(2 * 32, c.DenseShape.DHidden);
         Assert.True(r.MoeCost.TotalParameters > r.DenseCost.TotalParameters);
         Assert.True(r.MoeGflops > 0 && r.DenseGflops > 0);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal(3, r.MoeFaults!.Count);
+            Assert.All(r.MoeFaults.Concat(r.DenseFaults!), f => Assert.True(f >= 0));
+        }
+    }
+
+    /// <summary>The page-fault counter reads the minor-fault field: touching 32 MiB of never-used memory (8,192 pages)
+    /// must add thousands of faults (the neighbouring fields — major faults, children's faults — would not move).</summary>
+    [Fact]
+    public void MinorPageFaultsCountFirstTouchesOfFreshMemory()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        long before = PageFaults.Minor();
+        Assert.True(before > 0);
+        const long size = 32L << 20;
+        // A new anonymous mapping: its pages are fresh whatever the allocators have kept from earlier tests.
+        using var mapping = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateNew(null, size);
+        using var view = mapping.CreateViewAccessor(0, size);
+        for (long offset = 0; offset < size; offset += 4096) view.Write(offset, (byte)1);
+        long after = PageFaults.Minor();
+        Assert.True(after - before >= 4_000, $"{after - before} minor faults for 8,192 fresh pages");
     }
 
     [Fact]
