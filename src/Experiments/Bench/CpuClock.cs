@@ -27,23 +27,3 @@ public static class CpuClock
         catch (EntryPointNotFoundException) { return double.NaN; }
     }
 }
-
-/// <summary>Minor page faults of the whole process so far (<c>/proc/self/stat</c>, field 10); −1 where unavailable.
-/// On the 2-core cloud VMs this lab is measured on a first touch of fresh memory costs ≈ 13 µs (a benchmark of
-/// 16k-element array allocations: 0.72 ms for 54 faults), so a pass that touches new pages pays visibly for it;
-/// the benchmark prints the median per pass next to the times.</summary>
-public static class PageFaults
-{
-    public static long Minor()
-    {
-        if (!OperatingSystem.IsLinux()) return -1;
-        try
-        {
-            var stat = File.ReadAllText("/proc/self/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // after "pid (comm) ": state is field 3
-            return long.Parse(fields[10 - 3], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (IOException) { return -1; }
-        catch (FormatException) { return -1; }
-    }
-}

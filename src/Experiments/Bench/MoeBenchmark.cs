@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Training;
 using MoeLab.Metrics.Statistics;
 using System.Diagnostics;
 using MoeLab.Models.Accounting;
@@ -74,7 +75,7 @@ public sealed record MoeBenchResult(
     IReadOnlyList<double>? MoeFaults = null,
     IReadOnlyList<double>? DenseFaults = null)
 {
-    /// <summary>Median minor page faults per pass (see <see cref="PageFaults"/>); NaN when not measured.</summary>
+    /// <summary>Median minor page faults per pass (see <see cref="ProcessMemory.MinorPageFaults"/>); NaN when not measured.</summary>
     public double MoeFaultsMedian => MoeFaults is { Count: > 0 } ? MoeBenchmark.Median(MoeFaults) : double.NaN;
     public double DenseFaultsMedian => DenseFaults is { Count: > 0 } ? MoeBenchmark.Median(DenseFaults) : double.NaN;
 
@@ -117,14 +118,14 @@ public static class MoeBenchmark
             var x = input.detach().requires_grad_(true);
             Synchronize(device);
             double cpu = CpuClock.NowMs();
-            long faults = PageFaults.Minor();
+            long faults = ProcessMemory.MinorPageFaults();
             var sw = Stopwatch.StartNew();
             var y = moe.forward(x).Output;                           // [T, d]
             y.mul(upstream).sum().backward();
             Synchronize(device);
             double wall = sw.Elapsed.TotalMilliseconds;
             if (record) moeCpu.Add(CpuClock.NowMs() - cpu);
-            if (record && faults >= 0) moeFaults.Add(PageFaults.Minor() - faults);
+            if (record && faults >= 0) moeFaults.Add(ProcessMemory.MinorPageFaults() - faults);
             return wall;
         }
         double TimeDense(bool record = false)
@@ -135,14 +136,14 @@ public static class MoeBenchmark
             var x = input.detach().requires_grad_(true);
             Synchronize(device);
             double cpu = CpuClock.NowMs();
-            long faults = PageFaults.Minor();
+            long faults = ProcessMemory.MinorPageFaults();
             var sw = Stopwatch.StartNew();
             var y = dense.forward(x);                                // [T, d]
             y.mul(upstream).sum().backward();
             Synchronize(device);
             double wall = sw.Elapsed.TotalMilliseconds;
             if (record) denseCpu.Add(CpuClock.NowMs() - cpu);
-            if (record && faults >= 0) denseFaults.Add(PageFaults.Minor() - faults);
+            if (record && faults >= 0) denseFaults.Add(ProcessMemory.MinorPageFaults() - faults);
             return wall;
         }
 

@@ -52,16 +52,6 @@ public static class BenchCommand
         catch (UnauthorizedAccessException) { return "n/a"; }
     }
 
-    public static string CpuModel()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            return line is null ? "unknown CPU" : line[(line.IndexOf(':') + 1)..].Trim();
-        }
-        catch (IOException) { return "unknown CPU"; }
-    }
-
     public static int Run(TextWriter output, int repetitions, int warmup, string deviceName, int threads, string only, int tokens, string kernelName = "auto",
         BenchMode mode = BenchMode.Ratio, string clock = "wall")
     {
@@ -166,7 +156,7 @@ public static class BenchCommand
         try { r = TrainingBenchmark.Run(experiment, preset, sets, warmup, steps, seed, device); }
         catch (Runtime.ConfigException e) { output.WriteLine(e.Message); return 2; }
         output.WriteLine($"moelab bench --train {r.Experiment}: preset {r.Preset}{(sets.Count > 0 ? " " + string.Join(" ", sets.Select(x => "--set " + x)) : "")}, seed {seed}, arm '{r.Arm}', device {device}, " +
-                         $"torch threads {torch.get_num_threads()}, CPU {CpuModel()}");
+                         $"torch threads {torch.get_num_threads()}, CPU {DeterministicNumerics.CpuModel()}");
         output.WriteLine($"malloc env: MALLOC_MMAP_MAX_={Env("MALLOC_MMAP_MAX_")} MALLOC_TRIM_THRESHOLD_={Env("MALLOC_TRIM_THRESHOLD_")}; numerics: {Models.Runtime.DeterministicNumerics.Current}");
         output.WriteLine($"load average before: {loadBefore}; after: {LoadAverage()}");
         if (r.Steps.Count == 0) { output.WriteLine($"the first arm ended during the {warmup} warm-up steps: nothing timed (lower --warmup or raise the preset's steps)."); return 1; }

@@ -1,4 +1,5 @@
 using MoeLab.Experiments.Bench;
+using MoeLab.Experiments.Training;
 using TorchSharp;
 
 namespace MoeLab.Experiments.Tests.Bench;
@@ -35,14 +36,14 @@ public class MoeBenchmarkTests
     public void MinorPageFaultsCountFirstTouchesOfFreshMemory()
     {
         if (!OperatingSystem.IsLinux()) return;
-        long before = PageFaults.Minor();
+        long before = ProcessMemory.MinorPageFaults();
         Assert.True(before > 0);
         const long size = 32L << 20;
         // A new anonymous mapping: its pages are fresh whatever the allocators have kept from earlier tests.
         using var mapping = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateNew(null, size);
         using var view = mapping.CreateViewAccessor(0, size);
         for (long offset = 0; offset < size; offset += 4096) view.Write(offset, (byte)1);
-        long after = PageFaults.Minor();
+        long after = ProcessMemory.MinorPageFaults();
         Assert.True(after - before >= 4_000, $"{after - before} minor faults for 8,192 fresh pages");
     }
 
