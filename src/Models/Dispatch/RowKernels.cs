@@ -32,11 +32,11 @@ internal static unsafe class RowKernels
         });
     }
 
-    /// <summary>dst[r] = src[rowSource[r]] ([rows, d]); rows whose source is −1 become 0.</summary>
-    public static void Gather(float* src, int[] rowSource, float* dst, int d)
+    /// <summary>dst[r] = src[rowSource[r]] for r &lt; <paramref name="rows"/> ([rows, d]); rows whose source is −1 become 0.</summary>
+    public static void Gather(float* src, int* rowSource, int rows, float* dst, int d)
     {
         long bytes = (long)d * sizeof(float);
-        For(rowSource.Length, 64, (from, to) =>
+        For(rows, 64, (from, to) =>
         {
             for (int r = from; r < to; r++)
             {
@@ -48,7 +48,7 @@ internal static unsafe class RowKernels
     }
 
     /// <summary>y[t] = Σ_s w[t, s] · rows[slotRow[t·k + s]] over the slots with a row (slotRow ≥ 0), s in order.</summary>
-    public static void WeightedSum(float* rows, float* w, int[] slotRow, float* y, int tokens, int k, int d)
+    public static void WeightedSum(float* rows, float* w, int* slotRow, float* y, int tokens, int k, int d)
     {
         For(tokens, 16, (from, to) =>
         {
@@ -67,7 +67,7 @@ internal static unsafe class RowKernels
 
     /// <summary>Backward of <see cref="WeightedSum"/>: gRows[r] = w[t, s] · gy[t] for the slot (t, s) of row r,
     /// gw[t, s] = ⟨gy[t], rows[r]⟩ (0 for slots without a row). Rows that no slot names are left untouched.</summary>
-    public static void WeightedSumBackward(float* rows, float* w, float* gy, int[] slotRow, float* gRows, float* gw, int tokens, int k, int d)
+    public static void WeightedSumBackward(float* rows, float* w, float* gy, int* slotRow, float* gRows, float* gw, int tokens, int k, int d)
     {
         For(tokens, 16, (from, to) =>
         {
@@ -86,7 +86,7 @@ internal static unsafe class RowKernels
     }
 
     /// <summary>gx[t] = Σ_s gRows[slotRow[t·k + s]] over the slots with a row (s in order); 0 when none.</summary>
-    public static void SumSlots(float* gRows, int[] slotRow, float* gx, int tokens, int k, int d)
+    public static void SumSlots(float* gRows, int* slotRow, float* gx, int tokens, int k, int d)
     {
         For(tokens, 16, (from, to) =>
         {
