@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MoeLab.Experiments.Bench;
+using MoeLab.Experiments.Cluster;
 using MoeLab.Experiments.Training;
 using MoeLab.Models.Dispatch;
 using MoeLab.Models.Runtime;
@@ -77,8 +78,8 @@ public static class BenchCommand
         if (threads > 0) torch.set_num_threads(threads);
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine($"moelab bench: device {device}, torch threads {torch.get_num_threads()}, {Environment.ProcessorCount} logical cores, fp32");
-        output.WriteLine($"malloc env: MALLOC_MMAP_MAX_={Env("MALLOC_MMAP_MAX_")} MALLOC_TRIM_THRESHOLD_={Env("MALLOC_TRIM_THRESHOLD_")}" +
-                         " (the ./moelab wrapper sets 0 and 17179869184; unset means glibc defaults)");
+        output.WriteLine($"malloc env: {MoelabInvocation.DescribeEnvironment()} (the ./moelab wrapper sets " +
+                         string.Join(", ", MoelabInvocation.Environment.Select(kv => kv.Value)) + "; unset means glibc defaults)");
         output.WriteLine($"grouped-dispatch kernel: {kernel}; numerics: {Models.Runtime.DeterministicNumerics.Current}");
         output.WriteLine($"load average at start: {LoadAverage()}");
         output.WriteLine($"median of {repetitions} interleaved forward+backward passes after {warmup} warm-up; GFLOP/s = 3 × active forward FLOPs / time");
@@ -157,7 +158,7 @@ public static class BenchCommand
         catch (Runtime.ConfigException e) { output.WriteLine(e.Message); return 2; }
         output.WriteLine($"moelab bench --train {r.Experiment}: preset {r.Preset}{(sets.Count > 0 ? " " + string.Join(" ", sets.Select(x => "--set " + x)) : "")}, seed {seed}, arm '{r.Arm}', device {device}, " +
                          $"torch threads {torch.get_num_threads()}, CPU {DeterministicNumerics.CpuModel()}");
-        output.WriteLine($"malloc env: MALLOC_MMAP_MAX_={Env("MALLOC_MMAP_MAX_")} MALLOC_TRIM_THRESHOLD_={Env("MALLOC_TRIM_THRESHOLD_")}; numerics: {Models.Runtime.DeterministicNumerics.Current}");
+        output.WriteLine($"malloc env: {MoelabInvocation.DescribeEnvironment()}; numerics: {Models.Runtime.DeterministicNumerics.Current}");
         output.WriteLine($"load average before: {loadBefore}; after: {LoadAverage()}");
         if (r.Steps.Count == 0) { output.WriteLine($"the first arm ended during the {warmup} warm-up steps: nothing timed (lower --warmup or raise the preset's steps)."); return 1; }
         if (!r.Completed) output.WriteLine($"note: the first arm ended after {r.Steps.Count} of {steps} timed steps.");
@@ -201,6 +202,4 @@ public static class BenchCommand
         output.WriteLine(string.Format(CultureInfo.InvariantCulture, "ctr-data: median {0:F2} s for ≈ {1} impressions ({2:F0} impressions/s, one thread)", median, impressions, impressions / median));
         return 0;
     }
-
-    private static string Env(string name) => Environment.GetEnvironmentVariable(name) ?? "unset";
 }

@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Cluster;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -55,13 +56,9 @@ public static class KernelSpecInstaller
         ["display_name"] = DisplayName,
         ["language"] = "C#",
         ["interrupt_mode"] = "message",
-        ["env"] = new JsonObject
-        {
-            // As the ./moelab wrapper: keep freed big blocks instead of re-faulting them each step.
-            ["MALLOC_MMAP_MAX_"] = "0",
-            ["MALLOC_TRIM_THRESHOLD_"] = "17179869184",
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-        },
+        // As the ./moelab wrapper: keep freed big blocks instead of re-faulting them each step.
+        ["env"] = new JsonObject(MoelabInvocation.Environment.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))
+            .Append(KeyValuePair.Create("DOTNET_CLI_TELEMETRY_OPTOUT", (JsonNode?)"1"))),
         ["metadata"] = new JsonObject
         {
             ["moelab"] = new JsonObject { ["kernel_assembly"] = assemblyPath },

@@ -52,6 +52,7 @@ public class KubernetesManifestTests
         Assert.Equal("metadata.annotations['batch.kubernetes.io/job-completion-index']", indexVar.ValueFrom.FieldRef.FieldPath);
         Assert.Equal("2", container.Env.Single(e => e.Name == "OMP_NUM_THREADS").Value);
         Assert.Equal("0", container.Env.Single(e => e.Name == "MALLOC_MMAP_MAX_").Value);
+        Assert.Equal("1", container.Env.Single(e => e.Name == "MALLOC_ARENA_MAX").Value);
         Assert.Equal(new ResourceQuantity("2"), container.Resources.Requests["cpu"]);
         Assert.Equal(new ResourceQuantity("3Gi"), container.Resources.Requests["memory"]);
         Assert.Equal(new ResourceQuantity("3Gi"), container.Resources.Limits["memory"]);

@@ -138,6 +138,10 @@ public class JupyterWireTests
             Assert.Equal("message", spec["interrupt_mode"]!.GetValue<string>());
             Assert.Equal(new[] { "/usr/bin/dotnet", "/opt/moelab/MoeLab.Experiments.dll", "kernel", "run", "--connection-file", "{connection_file}" },
                 spec["argv"]!.AsArray().Select(a => a!.GetValue<string>()));
+            // The allocator settings of the ./moelab wrapper, and telemetry off.
+            Assert.Equal("0", spec["env"]!["MALLOC_MMAP_MAX_"]!.GetValue<string>());
+            Assert.Equal("1", spec["env"]!["MALLOC_ARENA_MAX"]!.GetValue<string>());
+            Assert.Equal("1", spec["env"]!["DOTNET_CLI_TELEMETRY_OPTOUT"]!.GetValue<string>());
             Assert.Equal(dir, KernelSpecInstaller.Uninstall(user: false, prefix: prefix));
             Assert.False(Directory.Exists(dir));
         }
