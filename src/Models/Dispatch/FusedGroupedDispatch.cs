@@ -379,8 +379,8 @@ public static class FusedGroupedDispatch
 
     /// <summary>How the blocks layout runs its non-empty experts: grouped into chunks of consecutive experts (their
     /// rows are contiguous), each chunk worked through start to finish — first matmuls, activation, second matmuls,
-    /// and the same in the backward — so its hidden rows are used while still in cache (the dense FFN, by contrast,
-    /// streams its whole [T, F] hidden through memory between each of those steps). Chunks hold at most
+    /// and the same in the backward — so a worker never waits between a chunk's steps and its hidden rows can still be
+    /// in cache (measured: E 32 top-4 1.57–1.64 → 1.39–1.48 against one loop per step; see the README). Chunks hold at most
     /// <see cref="ChunkElements"/> hidden values (one expert per chunk when an expert alone has more) and at least
     /// eight chunks are made when there are enough experts, so two or more workers stay busy. The chunking depends
     /// only on the plan, never on the thread count.</summary>
@@ -405,7 +405,7 @@ public static class FusedGroupedDispatch
         /// <summary>Blocks [First, First + Count) of <see cref="Blocks"/>, rows [Start, Start + Rows) of the buffer.</summary>
         internal readonly record struct Chunk(int First, int Count, long Start, long Rows);
 
-        public IEnumerable<(int Expert, long Start, long Count)> BlocksOf(Chunk chunk) => Blocks.Skip(chunk.First).Take(chunk.Count);
+        public ArraySegment<(int Expert, long Start, long Count)> BlocksOf(Chunk chunk) => new(Blocks, chunk.First, chunk.Count);
 
         public static Schedule Make(Plan plan, long macsPerRow, long hiddenWidth)
         {
