@@ -104,56 +104,37 @@ public static class MoeBenchmark
         var input = torch.randn(new long[] { c.Tokens, c.DModel }, device: device);  // [T, d]
         var upstream = torch.randn(new long[] { c.Tokens, c.DModel }, device: device); // [T, d] dL/dy
 
-        var moeCpu = new List<double>();
-        var moeFaults = new List<double>();
-        var denseFaults = new List<double>();
-        var denseCpu = new List<double>();
+        var (moeTimes, moeCpu, moeFaults) = (new List<double>(), new List<double>(), new List<double>());
+        var (denseTimes, denseCpu, denseFaults) = (new List<double>(), new List<double>(), new List<double>());
         // As in training (Trainer): no garbage collection inside a timed pass; collections happen between passes.
         using var quiet = GcQuietRegion.Enter();
-        double TimeMoe(bool record = false)
+        // One forward+backward of ⟨model(x), upstream⟩; when recording, its wall time, process CPU time and minor faults.
+        void Time(nn.Module model, Func<Tensor, Tensor> forward, List<double>? times, List<double> cpuTimes, List<double> faultCounts)
         {
             GcQuietRegion.SafePoint();
             using var scope = NewDisposeScope();
-            moe.zero_grad();
+            model.zero_grad();
             var x = input.detach().requires_grad_(true);
             Synchronize(device);
             double cpu = CpuClock.NowMs();
             long faults = ProcessMemory.MinorPageFaults();
             var sw = Stopwatch.StartNew();
-            var y = moe.forward(x).Output;                           // [T, d]
-            y.mul(upstream).sum().backward();
+            forward(x).mul(upstream).sum().backward();                // y [T, d]
             Synchronize(device);
             double wall = sw.Elapsed.TotalMilliseconds;
-            if (record) moeCpu.Add(CpuClock.NowMs() - cpu);
-            if (record && faults >= 0) moeFaults.Add(ProcessMemory.MinorPageFaults() - faults);
-            return wall;
+            if (times is null) return;
+            times.Add(wall);
+            cpuTimes.Add(CpuClock.NowMs() - cpu);
+            if (faults >= 0) faultCounts.Add(ProcessMemory.MinorPageFaults() - faults);
         }
-        double TimeDense(bool record = false)
-        {
-            GcQuietRegion.SafePoint();
-            using var scope = NewDisposeScope();
-            dense.zero_grad();
-            var x = input.detach().requires_grad_(true);
-            Synchronize(device);
-            double cpu = CpuClock.NowMs();
-            long faults = ProcessMemory.MinorPageFaults();
-            var sw = Stopwatch.StartNew();
-            var y = dense.forward(x);                                // [T, d]
-            y.mul(upstream).sum().backward();
-            Synchronize(device);
-            double wall = sw.Elapsed.TotalMilliseconds;
-            if (record) denseCpu.Add(CpuClock.NowMs() - cpu);
-            if (record && faults >= 0) denseFaults.Add(ProcessMemory.MinorPageFaults() - faults);
-            return wall;
-        }
+        void TimeMoe(bool record) => Time(moe, x => moe.forward(x).Output, record ? moeTimes : null, moeCpu, moeFaults);
+        void TimeDense(bool record) => Time(dense, dense.forward, record ? denseTimes : null, denseCpu, denseFaults);
 
-        for (int i = 0; i < warmup; i++) { TimeMoe(); TimeDense(); }
-        var moeTimes = new List<double>();
-        var denseTimes = new List<double>();
+        for (int i = 0; i < warmup; i++) { TimeMoe(false); TimeDense(false); }
         for (int i = 0; i < repetitions; i++)
         {
-            if (i % 2 == 0) { moeTimes.Add(TimeMoe(true)); denseTimes.Add(TimeDense(true)); }
-            else { denseTimes.Add(TimeDense(true)); moeTimes.Add(TimeMoe(true)); }
+            if (i % 2 == 0) { TimeMoe(true); TimeDense(true); }
+            else { TimeDense(true); TimeMoe(true); }
         }
         var moeCost = CostModel.Moe(c.LayerOptions);
         var denseCost = CostModel.FeedForward(c.DenseShape);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MoeLab.Models.Experts;
 using MoeLab.Models.Internal;
@@ -50,11 +49,8 @@ public static class FusedGroupedDispatch
         public required int Largest;          // rows of the largest block (the padded block size)
         public required int Rows;
         public long Kept => Counts.Sum();
-        public unsafe int* RowToken => IntPointer(RowTokens);
-        public unsafe int* SlotRow => IntPointer(SlotRows);
-
-        private static unsafe int* IntPointer(Tensor t) =>
-            t.numel() == 0 ? null : (int*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+        public unsafe int* RowToken => RowKernels.IntPointer(RowTokens);
+        public unsafe int* SlotRow => RowKernels.IntPointer(SlotRows);
     }
 
     internal static Plan MakePlan(RoutingResult routing, double? capacityFactor, GroupedKernel kernel, out long? capacity)

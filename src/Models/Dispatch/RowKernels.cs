@@ -14,11 +14,16 @@ namespace MoeLab.Models.Dispatch;
 internal static unsafe class RowKernels
 {
     /// <summary>A raw pointer to a contiguous CPU float32 tensor's first element.</summary>
-    public static float* Pointer(Tensor t)
+    public static float* Pointer(Tensor t) => (float*)Data(t, ScalarType.Float32);
+
+    /// <summary>A raw pointer to a contiguous CPU int32 tensor's first element.</summary>
+    public static int* IntPointer(Tensor t) => (int*)Data(t, ScalarType.Int32);
+
+    private static void* Data(Tensor t, ScalarType dtype)
     {
-        if (t.device_type != DeviceType.CPU || t.dtype != ScalarType.Float32 || !t.is_contiguous())
-            throw new ArgumentException($"RowKernels: expected a contiguous CPU float32 tensor, got {t.dtype} on {t.device} (contiguous: {t.is_contiguous()}).");
-        return t.numel() == 0 ? null : (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+        if (t.device_type != DeviceType.CPU || t.dtype != dtype || !t.is_contiguous())
+            throw new ArgumentException($"RowKernels: expected a contiguous CPU {dtype} tensor, got {t.dtype} on {t.device} (contiguous: {t.is_contiguous()}).");
+        return t.numel() == 0 ? null : Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
     }
 
     private static void For(int count, int minimumPerTask, Action<int, int> body)
