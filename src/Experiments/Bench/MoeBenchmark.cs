@@ -73,7 +73,9 @@ public sealed record MoeBenchResult(
     IReadOnlyList<double>? MoeCpuMs = null,
     IReadOnlyList<double>? DenseCpuMs = null,
     IReadOnlyList<double>? MoeFaults = null,
-    IReadOnlyList<double>? DenseFaults = null)
+    IReadOnlyList<double>? DenseFaults = null,
+    long MoeJitMethods = 0,
+    long DenseJitMethods = 0)
 {
     /// <summary>Median minor page faults per pass (see <see cref="ProcessMemory.MinorPageFaults"/>); NaN when not measured.</summary>
     public double MoeFaultsMedian => MoeFaults is { Count: > 0 } ? MoeBenchmark.Median(MoeFaults) : double.NaN;
@@ -106,10 +108,11 @@ public static class MoeBenchmark
 
         var (moeTimes, moeCpu, moeFaults) = (new List<double>(), new List<double>(), new List<double>());
         var (denseTimes, denseCpu, denseFaults) = (new List<double>(), new List<double>(), new List<double>());
+        long moeJit = 0, denseJit = 0;                                                 // methods JIT-compiled during timed passes
         // As in training (Trainer): no garbage collection inside a timed pass; collections happen between passes.
         using var quiet = GcQuietRegion.Enter();
         // One forward+backward of ⟨model(x), upstream⟩; when recording, its wall time, process CPU time and minor faults.
-        void Time(nn.Module model, Func<Tensor, Tensor> forward, List<double>? times, List<double> cpuTimes, List<double> faultCounts)
+        long Time(nn.Module model, Func<Tensor, Tensor> forward, List<double>? times, List<double> cpuTimes, List<double> faultCounts)
         {
             GcQuietRegion.SafePoint();
             using var scope = NewDisposeScope();
@@ -118,17 +121,19 @@ public static class MoeBenchmark
             Synchronize(device);
             double cpu = CpuClock.NowMs();
             long faults = ProcessMemory.MinorPageFaults();
+            long compiled = JitActivity.CompiledMethods;
             var sw = Stopwatch.StartNew();
             forward(x).mul(upstream).sum().backward();                // y [T, d]
             Synchronize(device);
             double wall = sw.Elapsed.TotalMilliseconds;
-            if (times is null) return;
+            if (times is null) return 0;
             times.Add(wall);
             cpuTimes.Add(CpuClock.NowMs() - cpu);
             if (faults >= 0) faultCounts.Add(ProcessMemory.MinorPageFaults() - faults);
+            return JitActivity.CompiledMethods - compiled;
         }
-        void TimeMoe(bool record) => Time(moe, x => moe.forward(x).Output, record ? moeTimes : null, moeCpu, moeFaults);
-        void TimeDense(bool record) => Time(dense, dense.forward, record ? denseTimes : null, denseCpu, denseFaults);
+        void TimeMoe(bool record) => moeJit += Time(moe, x => moe.forward(x).Output, record ? moeTimes : null, moeCpu, moeFaults);
+        void TimeDense(bool record) => denseJit += Time(dense, dense.forward, record ? denseTimes : null, denseCpu, denseFaults);
 
         for (int i = 0; i < warmup; i++) { TimeMoe(false); TimeDense(false); }
         for (int i = 0; i < repetitions; i++)
@@ -140,7 +145,7 @@ public static class MoeBenchmark
         var denseCost = CostModel.FeedForward(c.DenseShape);
         double moeMs = Median(moeTimes), denseMs = Median(denseTimes);
         double Gflops(ModelCost cost, double ms) => 3 * cost.ForwardFlopsPerToken * c.Tokens / (ms * 1e-3) / 1e9;
-        return new MoeBenchResult(c, moeMs, denseMs, Gflops(moeCost, moeMs), Gflops(denseCost, denseMs), moeCost, denseCost, moeTimes, denseTimes, moeCpu, denseCpu, moeFaults, denseFaults);
+        return new MoeBenchResult(c, moeMs, denseMs, Gflops(moeCost, moeMs), Gflops(denseCost, denseMs), moeCost, denseCost, moeTimes, denseTimes, moeCpu, denseCpu, moeFaults, denseFaults, moeJit, denseJit);
     }
 
     public static double Median(IReadOnlyList<double> values) => SampleStatistics.Median(values);

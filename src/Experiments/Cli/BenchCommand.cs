@@ -81,6 +81,7 @@ public static class BenchCommand
         output.WriteLine($"malloc env: {MoelabInvocation.DescribeEnvironment()} (the ./moelab wrapper sets " +
                          string.Join(", ", MoelabInvocation.Environment.Select(kv => kv.Value)) + "; unset means glibc defaults)");
         output.WriteLine($"grouped-dispatch kernel: {kernel}; numerics: {Models.Runtime.DeterministicNumerics.Current}");
+        output.WriteLine(JitActivity.Describe());
         output.WriteLine($"load average at start: {LoadAverage()}");
         output.WriteLine($"median of {repetitions} interleaved forward+backward passes after {warmup} warm-up; GFLOP/s = 3 × active forward FLOPs / time");
         output.WriteLine();
@@ -97,7 +98,8 @@ public static class BenchCommand
             output.WriteLine(string.Format(inv, "    dense (d_ff {0}): {1}", c.DenseShape.DHidden, r.DenseCost));
             output.WriteLine(string.Format(inv, "    process CPU time: MoE {0:F1} ms, dense {1:F1} ms, ratio {2:F3}; wall-time range MoE {3:F1}–{4:F1}, dense {5:F1}–{6:F1}",
                 r.MoeCpuMedianMs, r.DenseCpuMedianMs, r.CpuRatio, r.MoeTimesMs.Min(), r.MoeTimesMs.Max(), r.DenseTimesMs.Min(), r.DenseTimesMs.Max()));
-            output.WriteLine(string.Format(inv, "    minor page faults per pass (median): MoE {0:F0}, dense {1:F0}", r.MoeFaultsMedian, r.DenseFaultsMedian));
+            output.WriteLine(string.Format(inv, "    minor page faults per pass (median): MoE {0:F0}, dense {1:F0}; methods JIT-compiled during the timed passes: MoE {2}, dense {3}",
+                r.MoeFaultsMedian, r.DenseFaultsMedian, r.MoeJitMethods, r.DenseJitMethods));
             output.WriteLine(string.Format(inv, "    target ratio {0}; load average after: {1}", c.TargetRatio?.ToString("F2", inv) ?? "none", LoadAverage()));
         }
         return 0;

@@ -47,6 +47,37 @@ public class MoeBenchmarkTests
         Assert.True(after - before >= 4_000, $"{after - before} minor faults for 8,192 fresh pages");
     }
 
+    /// <summary>The JIT counter counts compilations: a method built at run time must add at least one when first called.</summary>
+    [Fact]
+    public void JitCounterCountsANewlyCompiledMethod()
+    {
+        var method = new System.Reflection.Emit.DynamicMethod("jit_probe_" + Guid.NewGuid().ToString("N"), typeof(int), new[] { typeof(int) });
+        var il = method.GetILGenerator();
+        il.Emit(System.Reflection.Emit.OpCodes.Ldarg_0);
+        il.Emit(System.Reflection.Emit.OpCodes.Ldc_I4_7);
+        il.Emit(System.Reflection.Emit.OpCodes.Add);
+        il.Emit(System.Reflection.Emit.OpCodes.Ret);
+        var probe = method.CreateDelegate<Func<int, int>>();
+        long before = JitActivity.CompiledMethods;
+        Assert.Equal(12, probe(5));
+        Assert.True(JitActivity.CompiledMethods > before, "calling a never-compiled method did not move the JIT counter");
+    }
+
+    /// <summary>The moelab executable ships with tiered compilation off (its runtime configuration, next to the
+    /// assembly), so a benchmark's background recompilation cannot land in timed passes; the test host itself runs
+    /// with the .NET default (on), which <see cref="JitActivity.Tiered"/> must report unless overridden.</summary>
+    [Fact]
+    public void MoelabRuntimeConfigTurnsTieredCompilationOff()
+    {
+        var config = Path.Combine(AppContext.BaseDirectory, "MoeLab.Experiments.runtimeconfig.json");
+        Assert.True(File.Exists(config), config);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(config));
+        var properties = json.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.False(properties.GetProperty("System.Runtime.TieredCompilation").GetBoolean());
+        if (Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") is null)
+            Assert.True(JitActivity.Tiered, "the test host runs with the default (tiered) and JitActivity must say so");
+    }
+
     [Fact]
     public void MedianOfEvenAndOddCounts()
     {
