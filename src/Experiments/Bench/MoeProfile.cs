@@ -14,10 +14,22 @@ namespace MoeLab.Experiments.Bench;
 public sealed record MoePhaseTime(string Phase, double MedianMs, bool Instrumented = true);
 
 /// <summary>Per-phase breakdown of one case, with the dense FFN's forward and backward for comparison.</summary>
+/// <param name="FloorForwardMs">median forward of the expert computation alone (<see cref="FusedGroupedDispatch.ExpertsAlone"/>:
+/// the layer's own blocks, chunks and kernels on rows already in expert order, with this routing's block sizes; no router,
+/// plan, gather or combine); null where the layer does not run the fused blocks layout.</param>
+/// <param name="FloorBackwardMs">its backward, likewise.</param>
 public sealed record MoeProfileResult(MoeBenchCase Case, IReadOnlyList<MoePhaseTime> Phases, double MoeTotalMs,
-    double DenseForwardMs, double DenseBackwardMs, string Kernel, string Clock = "wall clock")
+    double DenseForwardMs, double DenseBackwardMs, string Kernel, string Clock = "wall clock",
+    double? FloorForwardMs = null, double? FloorBackwardMs = null)
 {
     public double DenseTotalMs => DenseForwardMs + DenseBackwardMs;
+
+    /// <summary>Forward + backward of the experts alone (null without a floor).</summary>
+    public double? FloorTotalMs => FloorForwardMs + FloorBackwardMs;
+
+    /// <summary>The lowest MoE/dense ratio this layer could reach with routing, permutation and bookkeeping for free:
+    /// experts alone / dense (null without a floor).</summary>
+    public double? FloorRatio => FloorTotalMs / DenseTotalMs;
 }
 
 /// <summary>Where the time of an MoE layer goes: the layer's steps run one by one with a stopwatch around
@@ -26,7 +38,9 @@ public sealed record MoeProfileResult(MoeBenchCase Case, IReadOnlyList<MoePhaseT
 /// matmuls + activation, combine = weighted un-permute; and the backward of the last three), and the
 /// router's backward as the rest of the backward pass. Medians over repetitions, interleaved with the dense
 /// FFN (forward and backward timed apart). The stopwatches cost a little; the sum is close to, not equal
-/// to, <see cref="MoeBenchmark"/>'s figure.</summary>
+/// to, <see cref="MoeBenchmark"/>'s figure. With the fused blocks layout a third variant is interleaved too, the
+/// floor: the same expert blocks alone (<see cref="FusedGroupedDispatch.ExpertsAlone"/>, block sizes from this
+/// input's routing), i.e. what the layer would cost if routing and permutation were free.</summary>
 public static class MoeProfile
 {
     /// <param name="cpuTime">time every phase by process CPU time (<see cref="CpuClock"/>) instead of the wall clock:
@@ -60,7 +74,21 @@ public static class MoeProfile
         void Add(string phase, double ms) { if (!samples.TryGetValue(phase, out var l)) samples[phase] = l = new(); l.Add(ms); }
         var denseForward = new List<double>();
         var denseBackward = new List<double>();
+        var (floorForward, floorBackward) = (new List<double>(), new List<double>());
         bool fused = false;
+        // The floor's inputs: rows in expert order with the block sizes this input's routing gives (weights are not
+        // updated between passes, so every pass routes the same way).
+        bool blocks = c.Kernel is GroupedKernel.Auto or GroupedKernel.FusedBlocks && FusedGroupedDispatch.Supports(input);
+        long[]? counts = null;
+        Tensor? floorRows = null, floorUpstream = null;
+        if (blocks)
+        {
+            using var noGrad = torch.no_grad();
+            var routing = moe.Router.Route(input, c.Tokens);
+            counts = Models.Losses.AuxiliaryLosses.AssignmentCounts(routing.ExpertIndices, routing.Valid, c.Experts).data<long>().ToArray();
+            floorRows = torch.randn(new long[] { counts.Sum(), c.DModel }, device: device);                        // [rows, d]
+            floorUpstream = torch.randn(new long[] { counts.Sum(), moe.Experts.Shape.DOut }, device: device);      // [rows, d_out]
+        }
 
         using var quiet = GcQuietRegion.Enter(); // as in training: collections between passes, not inside them
         void Moe(bool record)
@@ -134,15 +162,29 @@ public static class MoeProfile
             double backward = sw.ElapsedMs;
             if (record) { denseForward.Add(forward); denseBackward.Add(backward); }
         }
-        for (int i = 0; i < warmup; i++) { Moe(false); Dense(false); }
+        void Floor(bool record)
+        {
+            if (!blocks) return;
+            GcQuietRegion.SafePoint();
+            using var scope = NewDisposeScope();
+            var sw = new Watch(now);
+            var (output, backward) = FusedGroupedDispatch.ExpertsAlone(moe.Experts, floorRows!, counts!);
+            double forward = sw.ElapsedMs;
+            sw.Restart();
+            backward(floorUpstream!);
+            double back = sw.ElapsedMs;
+            if (record) { floorForward.Add(forward); floorBackward.Add(back); }
+        }
+        for (int i = 0; i < warmup; i++) { Moe(false); Dense(false); Floor(false); }
         for (int i = 0; i < repetitions; i++)
         {
-            if (i % 2 == 0) { Moe(true); Dense(true); } else { Dense(true); Moe(true); }
+            if (i % 2 == 0) { Moe(true); Dense(true); Floor(true); } else { Floor(true); Dense(true); Moe(true); }
         }
         var phases = samples.Where(kv => kv.Key != "total")
             .Select(kv => new MoePhaseTime(kv.Key, MoeBenchmark.Median(kv.Value), !kv.Key.Contains("rest") && !kv.Key.Contains("other")))
             .ToList();
         return new MoeProfileResult(c, phases, MoeBenchmark.Median(samples["total"]), MoeBenchmark.Median(denseForward),
-            MoeBenchmark.Median(denseBackward), fused ? "fused" : "autograd", cpuTime ? "process CPU time" : "wall clock");
+            MoeBenchmark.Median(denseBackward), fused ? "fused" : "autograd", cpuTime ? "process CPU time" : "wall clock",
+            floorForward.Count > 0 ? MoeBenchmark.Median(floorForward) : null, floorBackward.Count > 0 ? MoeBenchmark.Median(floorBackward) : null);
     }
 }

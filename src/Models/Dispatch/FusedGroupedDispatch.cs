@@ -164,6 +164,36 @@ public static class FusedGroupedDispatch
         return new DispatchResult(output, newRouting, perExpert, capacity);
     }
 
+    /// <summary>The expert computation of a routed pass alone, for measuring what routing costs on top of it
+    /// (<c>moelab bench --profile</c>'s floor): the blocks layout's own schedule, chunked matmuls, activation and
+    /// hand-written backward, on <paramref name="rows"/> already in expert order (<paramref name="counts"/>[e]
+    /// consecutive rows for expert e) — no router, plan, gather, combine or autograd node. Returns the output rows
+    /// [Σ counts, d_out] and the backward for an upstream gradient of that shape, which returns the gradients of the
+    /// rows, W_in, W_out (and the biases, null without them). Runs without gradient recording, as inside the node.</summary>
+    public static (Tensor Output, Func<Tensor, Tensor?[]> Backward) ExpertsAlone(ExpertBank bank, Tensor rows, long[] counts)
+    {
+        if (!Supports(rows)) throw new ArgumentException($"FusedGroupedDispatch.ExpertsAlone: needs CPU float32 rows, got {rows.dtype} on {rows.device}.");
+        if (counts.Length != bank.Experts || counts.Any(c => c < 0) || counts.Sum() != rows.shape[0])
+            throw new ArgumentException($"FusedGroupedDispatch.ExpertsAlone: counts [{string.Join(", ", counts)}] must be {bank.Experts} non-negative numbers summing to the {rows.shape[0]} rows.");
+        var plan = new Plan
+        {
+            Tokens = (int)rows.shape[0], Slots = 1, Experts = bank.Experts, Counts = counts,
+            RowTokens = torch.empty(0, dtype: ScalarType.Int32), SlotRows = torch.empty(0, dtype: ScalarType.Int32), Dropped = null,
+            Layout = FusedLayout.Blocks, Largest = (int)counts.DefaultIfEmpty(0).Max(), Rows = (int)rows.shape[0],
+        };
+        var (wIn, wOut, bIn, bOut) = (bank.InputWeight.detach(), bank.OutputWeight.detach(), bank.InputBias?.detach(), bank.OutputBias?.detach());
+        var input = rows.contiguous();
+        var chunkTensors = new List<Tensor>();
+        Tensor output;
+        using (torch.no_grad()) output = FusedExpertsFunction.BlocksForward(input, wIn, wOut, bIn, bOut, plan, bank.Shape, true, chunkTensors);
+        return (output, gradOutput =>
+        {
+            using var noGrad = torch.no_grad();
+            var (gRows, gWIn, gWOut, gBIn, gBOut) = FusedExpertsFunction.BlocksBackward(input, gradOutput.contiguous(), wIn, wOut, chunkTensors, plan, bIn is not null, bOut is not null);
+            return new[] { gRows, gWIn, gWOut, gBIn, gBOut };
+        });
+    }
+
     /// <summary>x [T, d], g [T, k], W_in [E, d, F], W_out [E, F', d] (+ biases) → y [T, d].</summary>
     private sealed class FusedExpertsFunction : SingleTensorFunction<FusedExpertsFunction>
     {
@@ -225,7 +255,7 @@ public static class FusedGroupedDispatch
         /// <summary>One matmul per non-empty expert, chunk by chunk (<see cref="Schedule"/>): a chunk's first matmuls,
         /// its activation and its second matmuls run back to back while its rows are still in cache. Saves each
         /// chunk's activation leaf and output (in chunk order).</summary>
-        private static Tensor BlocksForward(Tensor rows, Tensor wIn, Tensor wOut, Tensor? bIn, Tensor? bOut, Plan plan, FeedForwardShape shape,
+        internal static Tensor BlocksForward(Tensor rows, Tensor wIn, Tensor wOut, Tensor? bIn, Tensor? bOut, Plan plan, FeedForwardShape shape,
             bool needsGrad, List<Tensor> saved)
         {
             var output = torch.empty(plan.Rows, shape.DOut, dtype: float32);                     // [rows, d_out]
@@ -315,7 +345,7 @@ public static class FusedGroupedDispatch
         /// <summary>Backward of <see cref="BlocksForward"/>, chunk by chunk in the forward's schedule: a chunk's output-side
         /// matmuls, its activation backward and its input-side matmuls back to back. Bias gradients are column sums of
         /// each expert's rows in row order (fixed order, any thread count).</summary>
-        private static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) BlocksBackward(Tensor rows, Tensor gOutput,
+        internal static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) BlocksBackward(Tensor rows, Tensor gOutput,
             Tensor wIn, Tensor wOut, IReadOnlyList<Tensor> chunkTensors, Plan plan, bool hasBIn, bool hasBOut)
         {
             int n = plan.Experts, d = (int)rows.shape[1], dOut = (int)gOutput.shape[1];

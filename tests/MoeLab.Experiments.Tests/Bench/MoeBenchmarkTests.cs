@@ -102,6 +102,12 @@ public class BenchModesTests
         Assert.All(r.Phases, p => Assert.True(p.MedianMs >= 0 && double.IsFinite(p.MedianMs), p.Phase));
         Assert.True(r.MoeTotalMs > 0 && r.DenseForwardMs > 0 && r.DenseBackwardMs > 0);
         Assert.False(Models.Dispatch.DispatchProfiler.Enabled, "the profiler must be switched off again");
+        // The floor (experts alone) is measured beside them, and its ratio is that time over the dense FFN's.
+        Assert.True(r.FloorForwardMs > 0 && r.FloorBackwardMs > 0);
+        Assert.Equal((r.FloorForwardMs!.Value + r.FloorBackwardMs!.Value) / r.DenseTotalMs, r.FloorRatio!.Value, 12);
+        // No floor where the layer does not run the fused blocks layout.
+        var padded = MoeProfile.Run(c with { Kernel = Models.Dispatch.GroupedKernel.FusedPadded }, warmup: 0, repetitions: 1, torch.CPU, cpuTime: true);
+        Assert.Null(padded.FloorRatio);
     }
 
     [Fact]
