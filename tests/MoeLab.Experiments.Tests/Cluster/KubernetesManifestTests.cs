@@ -53,6 +53,7 @@ public class KubernetesManifestTests
         Assert.Equal("2", container.Env.Single(e => e.Name == "OMP_NUM_THREADS").Value);
         Assert.Equal("0", container.Env.Single(e => e.Name == "MALLOC_MMAP_MAX_").Value);
         Assert.Equal("1", container.Env.Single(e => e.Name == "MALLOC_ARENA_MAX").Value);
+        Assert.Equal("30000", container.Env.Single(e => e.Name == "GOMP_SPINCOUNT").Value);
         Assert.Equal(new ResourceQuantity("2"), container.Resources.Requests["cpu"]);
         Assert.Equal(new ResourceQuantity("3Gi"), container.Resources.Requests["memory"]);
         Assert.Equal(new ResourceQuantity("3Gi"), container.Resources.Limits["memory"]);

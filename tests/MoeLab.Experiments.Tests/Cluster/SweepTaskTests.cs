@@ -193,6 +193,7 @@ public class SweepTaskTests
         Assert.Contains("#SBATCH --requeue", lines);
         Assert.Contains("export MALLOC_MMAP_MAX_=\"${MALLOC_MMAP_MAX_:-0}\"", lines);
         Assert.Contains("export MALLOC_ARENA_MAX=\"${MALLOC_ARENA_MAX:-1}\"", lines);
+        Assert.Contains("export GOMP_SPINCOUNT=\"${GOMP_SPINCOUNT:-30000}\"", lines);
         Assert.True(Path.IsPathRooted(cli.Dotnet) && File.Exists(cli.Dotnet), cli.Dotnet);
         Assert.Contains($"exec {cli.Dotnet} {cli.Assembly} sweep-task {plan.Directory} \"$SLURM_ARRAY_TASK_ID\" --device cpu", lines);
 

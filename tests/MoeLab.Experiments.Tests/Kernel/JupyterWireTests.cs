@@ -141,6 +141,7 @@ public class JupyterWireTests
             // The allocator settings of the ./moelab wrapper, and telemetry off.
             Assert.Equal("0", spec["env"]!["MALLOC_MMAP_MAX_"]!.GetValue<string>());
             Assert.Equal("1", spec["env"]!["MALLOC_ARENA_MAX"]!.GetValue<string>());
+            Assert.Equal("30000", spec["env"]!["GOMP_SPINCOUNT"]!.GetValue<string>());
             Assert.Equal("1", spec["env"]!["DOTNET_CLI_TELEMETRY_OPTOUT"]!.GetValue<string>());
             Assert.Equal(dir, KernelSpecInstaller.Uninstall(user: false, prefix: prefix));
             Assert.False(Directory.Exists(dir));
