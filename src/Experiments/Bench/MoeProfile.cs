@@ -78,7 +78,7 @@ public static class MoeProfile
         bool fused = false;
         // The floor's inputs: rows in expert order with the block sizes this input's routing gives (weights are not
         // updated between passes, so every pass routes the same way).
-        bool blocks = c.Kernel is GroupedKernel.Auto or GroupedKernel.FusedBlocks && FusedGroupedDispatch.Supports(input);
+        bool blocks = (c.Kernel is GroupedKernel.Auto or GroupedKernel.FusedBlocks) && FusedGroupedDispatch.Supports(input);
         long[]? counts = null;
         Tensor? floorRows = null, floorUpstream = null;
         if (blocks)
