@@ -30,6 +30,13 @@ public sealed record MoeProfileResult(MoeBenchCase Case, IReadOnlyList<MoePhaseT
     /// <summary>The lowest MoE/dense ratio this layer could reach with routing, permutation and bookkeeping for free:
     /// experts alone / dense (null without a floor).</summary>
     public double? FloorRatio => FloorTotalMs / DenseTotalMs;
+
+    /// <summary>What routing, permutation and bookkeeping take on top of the floor: MoE total − floor (null without a floor).</summary>
+    public double? AboveFloorMs => MoeTotalMs - FloorTotalMs;
+
+    /// <summary>Milliseconds a target ratio leaves for routing on top of the floor, (target − floor ratio) · dense total;
+    /// negative when the floor alone is above the target (null without a floor).</summary>
+    public double? RoutingBudgetMs(double targetRatio) => (targetRatio - FloorRatio) * DenseTotalMs;
 }
 
 /// <summary>Where the time of an MoE layer goes: the layer's steps run one by one with a stopwatch around

@@ -124,10 +124,11 @@ public static class BenchCommand
             {
                 output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F2}", "floor: the expert blocks alone, forward", r.FloorForwardMs));
                 output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F2}", "floor: the expert blocks alone, backward", r.FloorBackwardMs));
-                output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F3}{2}", "floor ratio (experts alone / dense total)", floor,
-                    c.TargetRatio is double target ? string.Format(inv, "   (target {0:F2}: {1})", target, floor < target
-                        ? string.Format(inv, "leaves {0:F1} ms for routing and permutation, which take {1:F1} here", (target - floor) * r.DenseTotalMs, r.MoeTotalMs - r.FloorTotalMs!.Value)
-                        : "out of reach even with free routing") : ""));
+                string verdict = c.TargetRatio is not double target ? ""
+                    : r.RoutingBudgetMs(target) is > 0 and double budget
+                        ? string.Format(inv, "   (target {0:F2}: leaves {1:F1} ms for routing and permutation, which take {2:F1} here)", target, budget, r.AboveFloorMs)
+                        : string.Format(inv, "   (target {0:F2}: out of reach even with free routing)", target);
+                output.WriteLine(string.Format(inv, "  {0,-48} {1,9:F3}{2}", "floor ratio (experts alone / dense total)", floor, verdict));
             }
             output.WriteLine();
         }
