@@ -11,5 +11,9 @@ internal static class PinNumerics
 #pragma warning disable CA2255
     [ModuleInitializer]
 #pragma warning restore CA2255
-    internal static void Apply() => DeterministicNumerics.Apply();
+    internal static void Apply()
+    {
+        DeterministicNumerics.Apply();
+        CpuBackends.EnsureDefault(); // tests that call torch directly compare with MoeLab's layers: same kernels
+    }
 }

@@ -1,5 +1,6 @@
 using MoeLab.Models.Accounting;
 using MoeLab.Models.Layers;
+using MoeLab.Models.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -84,6 +85,7 @@ internal static class ExpertInit
     /// <summary>GELU(h) for GELU experts; SiLU(gate) ⊙ up for SwiGLU where h = [gate ‖ up].</summary>
     public static Tensor Activate(Tensor h, ExpertKind kind)
     {
+        CpuBackends.EnsureDefault(); // ATen's GELU, not oneDNN's (a static check after the first call; see CpuBackends)
         if (kind == ExpertKind.Gelu) return nn.functional.gelu(h);
         var parts = h.chunk(2, -1); // gate, up: [..., d_ff] each
         return nn.functional.silu(parts[0]).mul(parts[1]);

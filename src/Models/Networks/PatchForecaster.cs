@@ -1,6 +1,7 @@
 using MoeLab.Models.Layers;
 using MoeLab.Models.Losses;
 using MoeLab.Models.Routing;
+using MoeLab.Models.Runtime;
 using MoeLab.Models.Transformer;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -148,6 +149,7 @@ public sealed class PatchForecaster : nn.Module<Tensor, PatchForecastOutput>
 
     public PatchForecaster(PatchForecasterOptions options, Device? device = null) : base(nameof(PatchForecaster))
     {
+        CpuBackends.EnsureDefault(); // ATen's convolutions and GELU, not oneDNN's (see CpuBackends)
         options.Validate();
         Options = options;
         int d = options.DModel, p = options.PatchLength, n = options.FeedForwards.Count, h = options.HeadHidden;

@@ -37,7 +37,8 @@ public static class DeterministicNumerics
         get
         {
             Apply();
-            return _applied!;
+            // oneDNN and NNPACK off in both modes (CPU-dependent bits, heap growth; see CpuBackends); this loads LibTorch.
+            return _applied! with { CpuBackends = CpuBackends.EnsureDefault() };
         }
     }
 
@@ -138,12 +139,15 @@ public static class DeterministicNumerics
 /// <param name="Pinned">True when the CPU code paths are pinned (same seed → same bytes on this machine).</param>
 /// <param name="Source">moelab (MoeLab set the pins), environment (the user's own MKL_CBWR/ATEN_CPU_CAPABILITY), or off.</param>
 /// <param name="AppliedBeforeLibTorchLoaded">False when LibTorch was loaded before MoeLab could set the pins (they may not have taken effect).</param>
+/// <param name="CpuBackends">Whether LibTorch's CPU operators may use oneDNN and NNPACK: off (MoeLab's default, see
+/// <see cref="Runtime.CpuBackends"/>), on (<c>MOELAB_ONEDNN=1</c>), unavailable (with the reason); null in manifests written
+/// before this was recorded (both were on then).</param>
 public sealed record NumericsSettings(bool Pinned, string Source, string? MklCbwr, string? AtenCpuCapability,
-    string? MklEnableInstructions, bool AppliedBeforeLibTorchLoaded, string Cpu)
+    string? MklEnableInstructions, bool AppliedBeforeLibTorchLoaded, string Cpu, string? CpuBackends = null)
 {
     /// <summary>One line for logs and `moelab doctor`.</summary>
     public override string ToString() =>
         (Pinned ? "pinned" : "not pinned") + $" ({Source}): MKL_CBWR={MklCbwr ?? "unset"}, ATEN_CPU_CAPABILITY={AtenCpuCapability ?? "unset"}" +
         (MklEnableInstructions is null ? "" : $", MKL_ENABLE_INSTRUCTIONS={MklEnableInstructions}") +
-        (AppliedBeforeLibTorchLoaded ? "" : " (set after LibTorch was loaded)") + $"; CPU {Cpu}";
+        (AppliedBeforeLibTorchLoaded ? "" : " (set after LibTorch was loaded)") + $"; oneDNN/NNPACK {CpuBackends ?? "not recorded"}; CPU {Cpu}";
 }

@@ -9,6 +9,7 @@ public static class TorchDevice
     /// <summary>Resolves "auto" (default), "cpu", "cuda" or "cuda:N".</summary>
     public static torch.Device Resolve(string? requested = "auto")
     {
+        CpuBackends.EnsureDefault(); // a run resolves its device before building anything
         string r = (requested ?? "auto").Trim().ToLowerInvariant();
         if (r is "" or "auto") return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
         if (r == "cpu") return torch.CPU;
