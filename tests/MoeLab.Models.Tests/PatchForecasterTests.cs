@@ -37,6 +37,37 @@ public class PatchForecasterTests
         return embedding + blocks + d + head;                                   // + final RMSNorm
     }
 
+    /// <summary>The forecaster computes its convolutions as matmuls on the modules' weights: each must equal the module's
+    /// own forward (ATen's convolution), and so must the gradients of the input and the weight.</summary>
+    [Fact]
+    public void ConvolutionsAsMatmulsEqualTheConvolutionModules()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(5);
+        const int n = 6, d = 12, p = 4, patches = 5, length = p * patches, h = 3;
+        void Check(nn.Module<Tensor, Tensor> conv, Tensor input, Func<Tensor, Tensor, Tensor> asMatmul, Func<Tensor, Tensor> arrange, string what)
+        {
+            var weight = conv.parameters().Single();
+            var x1 = input.detach().requires_grad_(true);
+            var x2 = input.detach().requires_grad_(true);
+            var expected = conv.forward(x1);
+            var actual = asMatmul(arrange(x2), weight);
+            Close(expected, actual, what: what + " forward");
+            var g = torch.randn_like(expected);
+            var grads1 = torch.autograd.grad(new[] { expected }, new[] { x1, weight }, new[] { g });
+            var grads2 = torch.autograd.grad(new[] { actual }, new[] { x2, weight }, new[] { g });
+            Close(grads1[0], grads2[0], what: what + " input gradient");
+            Close(grads1[1], grads2[1], what: what + " weight gradient");
+        }
+        Check(nn.Conv1d(1, d, p, stride: p, bias: false), torch.randn(n, 1, length), ConvolutionsAsMatmuls.Patches, x => x, "patch embedding");
+        // The forecaster hands Unpatch the tokens [N, P, d], the transpose of the convolution's input [N, d, P].
+        Check(nn.ConvTranspose1d(d, d, p, stride: p, bias: false), torch.randn(n, d, patches), ConvolutionsAsMatmuls.Unpatch, x => x.transpose(1, 2), "un-patching");
+        foreach (int k in new[] { 1, 3, 7 })
+            Check(nn.Conv1d(d, d, k, padding: k / 2, groups: d, bias: false), torch.randn(n, d, length), ConvolutionsAsMatmuls.Depthwise, x => x, $"depthwise k {k}");
+        Check(nn.Conv1d(d, h, 1, bias: false), torch.randn(n, d, length), ConvolutionsAsMatmuls.Pointwise, x => x, "1×1 narrowing");
+        Check(nn.Conv1d(h, 1, 1, bias: false), torch.randn(n, h, length), ConvolutionsAsMatmuls.Pointwise, x => x, "1×1 output");
+    }
+
     [Fact]
     public void OfficialSmallConfigHasTheOfficialParameterCount()
     {

@@ -27,8 +27,9 @@ namespace MoeLab.Models.Runtime;
 /// for them). The settings are process-wide and read at each operator call. <c>MOELAB_ONEDNN=1</c> leaves LibTorch's
 /// defaults (both on).</para>
 /// <para>Cost: ATen's GELU is about as fast as oneDNN's (2M values, mean of 50 calls: 21.0 vs 19.6 ms, and 20.0 vs 19.8
-/// ms in a second run); convolutions fall back to im2col + GEMM, which made Seg-MoE's cpu-preset training steps ≈ 25 %
-/// slower (README, benchmark section).</para></summary>
+/// ms in a second run). Convolutions fall back to im2col + GEMM per sample, which made Seg-MoE's cpu-preset training
+/// steps ≈ 25 % slower until its forecaster computed them as matmuls (<see cref="Networks.ConvolutionsAsMatmuls"/>; now as
+/// fast as with oneDNN; README, benchmark section).</para></summary>
 public static class CpuBackends
 {
     /// <summary>The environment variable that keeps oneDNN and NNPACK on (LibTorch's defaults) when set to 1.</summary>
