@@ -18,21 +18,15 @@ public class DeterminismTests
     public void Same_seed_gives_the_same_bytes_in_separate_processes_and_on_another_mkl_code_path()
     {
         using var dir = new TempDir();
-        var environments = new (string Name, Dictionary<string, string> Env)[]
-        {
+        var metrics = RunEach(dir, "toy-regression", Args,
             ("default-1", new()),
             ("default-2", new()),
-            ("mkl-avx2", new() { ["MKL_ENABLE_INSTRUCTIONS"] = "AVX2" }),
-        };
-        foreach (var (name, env) in environments)
-            using (var p = MoelabProcess.Start([.. Args, "--results", Path.Combine(dir.Path, name)], env))
-                p.ExpectExit(0, TimeSpan.FromMinutes(2));
-        string Metrics(string name) => Path.Combine(MoelabProcess.OnlyRun(Path.Combine(dir.Path, name), "toy-regression"), RunLayout.Metrics);
-        var manifest = RunManifest.Read(Path.GetDirectoryName(Metrics("mkl-avx2"))!);
+            ("mkl-avx2", new() { ["MKL_ENABLE_INSTRUCTIONS"] = "AVX2" }));
+        var manifest = RunManifest.Read(Path.GetDirectoryName(metrics["mkl-avx2"])!);
         Assert.Equal("AVX2", manifest.Numerics!.MklEnableInstructions);
         Assert.Equal(DeterministicNumerics.Current.Pinned, manifest.Numerics.Pinned);
-        SameResults.AssertCsv(Metrics("default-1"), Metrics("default-2"));
-        SameResults.AssertCsv(Metrics("default-1"), Metrics("mkl-avx2"));
+        SameResults.AssertCsv(metrics["default-1"], metrics["default-2"]);
+        SameResults.AssertCsv(metrics["default-1"], metrics["mkl-avx2"]);
     }
 
     /// <summary>An experiment with GELU and convolutions (Seg-MoE's patch forecaster): LibTorch runs those through oneDNN
@@ -44,19 +38,24 @@ public class DeterminismTests
     {
         if (Environment.GetEnvironmentVariable("MOELAB_ONEDNN") == "1") return; // oneDNN kept on purpose: not promised then
         using var dir = new TempDir();
-        string[] args = ["run", "seg-moe", "--device", "cpu", "--preset", "smoke", "--seeds", "5,"];
-        var environments = new (string Name, Dictionary<string, string> Env)[]
-        {
+        var metrics = RunEach(dir, "seg-moe", ["run", "seg-moe", "--device", "cpu", "--preset", "smoke", "--seeds", "5,"],
             ("default", new()),
-            ("avx2", new() { ["MKL_ENABLE_INSTRUCTIONS"] = "AVX2", ["ONEDNN_MAX_CPU_ISA"] = "AVX2" }),
-        };
+            ("avx2", new() { ["MKL_ENABLE_INSTRUCTIONS"] = "AVX2", ["ONEDNN_MAX_CPU_ISA"] = "AVX2" }));
+        var manifest = RunManifest.Read(Path.GetDirectoryName(metrics["avx2"])!);
+        Assert.Equal("off", manifest.Numerics!.CpuBackends);
+        SameResults.AssertCsv(metrics["default"], metrics["avx2"]);
+    }
+
+    /// <summary>Runs <paramref name="args"/> once per environment, one after another (results under the directory named
+    /// after it), and returns each run's metrics.csv by environment name.</summary>
+    private static Dictionary<string, string> RunEach(TempDir dir, string experiment, string[] args,
+        params (string Name, Dictionary<string, string> Env)[] environments)
+    {
         foreach (var (name, env) in environments)
             using (var p = MoelabProcess.Start([.. args, "--results", Path.Combine(dir.Path, name)], env))
                 p.ExpectExit(0, TimeSpan.FromMinutes(2));
-        string Metrics(string name) => Path.Combine(MoelabProcess.OnlyRun(Path.Combine(dir.Path, name), "seg-moe"), RunLayout.Metrics);
-        var manifest = RunManifest.Read(Path.GetDirectoryName(Metrics("avx2"))!);
-        Assert.Equal("off", manifest.Numerics!.CpuBackends);
-        SameResults.AssertCsv(Metrics("default"), Metrics("avx2"));
+        return environments.ToDictionary(e => e.Name,
+            e => Path.Combine(MoelabProcess.OnlyRun(Path.Combine(dir.Path, e.Name), experiment), RunLayout.Metrics));
     }
 
     [Fact]
