@@ -34,6 +34,7 @@ public static class DoctorCommand
         output.WriteLine($"default device    {info.DefaultDevice}");
         output.WriteLine($"threads           {info.Threads}");
         output.WriteLine($"numerics          {MoeLab.Models.Runtime.DeterministicNumerics.Current}");
+        output.WriteLine($"allocator         {MoeLab.Experiments.Cluster.MoelabInvocation.DescribeAllocator()}");
         output.WriteLine($"natives from      {info.NativeDirectory}");
         output.WriteLine($".NET              {Environment.Version} on {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
         using var scope = torch.NewDisposeScope();

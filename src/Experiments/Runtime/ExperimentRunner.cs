@@ -63,6 +63,7 @@ public static class ExperimentRunner
             Status = RunLayout.Status.Running,
             Sweep = sweepId,
             Numerics = DeterministicNumerics.Current,
+            Allocator = Cluster.MoelabInvocation.DescribeAllocator(),
         };
         // A given directory is used as it is; an automatic name takes the first free one of
         // <runId>, <runId>-2, <runId>-3, ... (a name another process takes between our check and

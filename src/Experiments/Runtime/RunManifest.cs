@@ -31,6 +31,10 @@ public sealed record RunManifest
     /// <see cref="DeterministicNumerics"/>). Null in manifests written before it was recorded.</summary>
     public NumericsSettings? Numerics { get; init; }
 
+    /// <summary>The malloc the run's process used ("glibc", or "jemalloc (MALLOC_CONF=…)" under the <c>./moelab</c>
+    /// wrapper where jemalloc is installed). Null in manifests written before it was recorded.</summary>
+    public string? Allocator { get; init; }
+
     /// <summary>True when a failed run failed before it computed anything (no metric, summary or
     /// checkpoint: e.g. a missing data set). Reports list such runs apart and leave them out of
     /// aggregates.</summary>
