@@ -28,17 +28,10 @@ public sealed record MoelabInvocation(string Dotnet, string Assembly)
 
     /// <summary>The malloc this process runs on: "jemalloc (MALLOC_CONF=…)" when libjemalloc is mapped (the <c>./moelab</c>
     /// wrapper preloads it where it is installed; see the wrapper), else "glibc".</summary>
-    public static string DescribeAllocator()
-    {
-        try
-        {
-            if (OperatingSystem.IsLinux() && File.ReadAllText("/proc/self/maps").Contains("libjemalloc", StringComparison.Ordinal))
-                return $"jemalloc (MALLOC_CONF={System.Environment.GetEnvironmentVariable("MALLOC_CONF") ?? "unset"})";
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return "glibc";
-    }
+    public static string DescribeAllocator() =>
+        Models.Runtime.DeterministicNumerics.IsLibraryMapped("libjemalloc")
+            ? $"jemalloc (MALLOC_CONF={System.Environment.GetEnvironmentVariable("MALLOC_CONF") ?? "unset"})"
+            : "glibc";
 
     /// <summary>"NAME=value …" of <see cref="Environment"/> as this process sees it ("unset" where absent).</summary>
     public static string DescribeEnvironment() =>

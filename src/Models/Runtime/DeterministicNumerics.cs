@@ -103,11 +103,15 @@ public static class DeterministicNumerics
 
     /// <summary>True when libtorch_cpu is already mapped into this process (then the pinning may come
     /// too late for MKL, and the manifest says so).</summary>
-    private static bool NativeTorchLoaded()
+    private static bool NativeTorchLoaded() => IsLibraryMapped("libtorch_cpu");
+
+    /// <summary>True when a native library whose file name contains <paramref name="name"/> is mapped into this process
+    /// (Linux: /proc/self/maps; false elsewhere or when it cannot be read).</summary>
+    public static bool IsLibraryMapped(string name)
     {
         try
         {
-            return OperatingSystem.IsLinux() && File.ReadAllText("/proc/self/maps").Contains("libtorch_cpu", StringComparison.Ordinal);
+            return OperatingSystem.IsLinux() && File.ReadAllText("/proc/self/maps").Contains(name, StringComparison.Ordinal);
         }
         catch (IOException)
         {
