@@ -264,22 +264,36 @@ public static class FusedGroupedDispatch
             var schedule = Schedule.Make(plan, wIn.shape[1] * wIn.shape[2], wIn.shape[2]);
             var leaves = new Tensor[schedule.Chunks.Length];
             var activations = new Tensor[schedule.Chunks.Length];
+            int d = (int)rows.shape[1], fw = (int)wIn.shape[2], dOut = shape.DOut;
+            bool direct = DirectGemm(rows, wIn, wOut);
             schedule.Run((chunk, index) =>
             {
                 // A buffer per chunk: the activation's leaf must not share a version counter with buffers written later.
-                var hidden = torch.empty(chunk.Rows, wIn.shape[2], dtype: float32);             // [chunk rows, F]
+                var hidden = torch.empty(chunk.Rows, fw, dtype: float32);                       // [chunk rows, F]
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     var h = hidden.narrow(0, start - chunk.Start, count);
-                    h.addmm_(rows.narrow(0, start, count), wInE[e], 0, 1);
+                    if (direct) unsafe
+                    {
+                        MklGemm.RowMajor(false, false, (int)count, fw, d, RowKernels.Pointer(rows) + start * d, d,
+                            RowKernels.Pointer(wIn) + (long)e * d * fw, fw, 0, RowKernels.Pointer(hidden) + (start - chunk.Start) * fw, fw);
+                    }
+                    else h.addmm_(rows.narrow(0, start, count), wInE[e], 0, 1);
                     if (bIn is not null) h.add_(bIn[e], One);
                 }
                 var (leaf, activated) = Activate(hidden, shape.Kind, needsGrad);                 // [chunk rows, d_ff]
                 var a = activated.detach();
+                direct &= a.is_contiguous();
+                int f = (int)a.shape[1];
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     var o = output.narrow(0, start, count);
-                    o.addmm_(a.narrow(0, start - chunk.Start, count), wOutE[e], 0, 1);
+                    if (direct) unsafe
+                    {
+                        MklGemm.RowMajor(false, false, (int)count, dOut, f, RowKernels.Pointer(a) + (start - chunk.Start) * f, f,
+                            RowKernels.Pointer(wOut) + (long)e * f * dOut, dOut, 0, RowKernels.Pointer(output) + start * dOut, dOut);
+                    }
+                    else o.addmm_(a.narrow(0, start - chunk.Start, count), wOutE[e], 0, 1);
                     if (bOut is not null) o.add_(bOut[e], One);
                 }
                 leaves[index] = leaf.DetachFromDisposeScope();
@@ -362,24 +376,47 @@ public static class FusedGroupedDispatch
             var (wInE, wOutE, gWInE, gWOutE) = (wIn.unbind(0), wOut.unbind(0), gWIn.unbind(0), gWOut.unbind(0));
             var (gBInE, gBOutE) = (gBIn?.unbind(0), gBOut?.unbind(0));
             int chunks = schedule.Chunks.Length;
+            int fw = (int)wIn.shape[2];
+            bool direct = DirectGemm(rows, wIn, wOut, gOutput);
             schedule.Run((chunk, index) =>
             {
                 var (leaf, activated) = (chunkTensors[index], chunkTensors[chunks + index]);
                 var a = activated.detach();                                                       // [chunk rows, d_ff]
                 var gActivated = torch.empty_like(a);
+                bool directHere = direct && a.is_contiguous() && gActivated.is_contiguous();
+                int f = (int)a.shape[1];
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     var go = gOutput.narrow(0, start, count);
-                    gActivated.narrow(0, start - chunk.Start, count).addmm_(go, wOutE[e].t(), 0, 1);
-                    gWOutE[e].addmm_(a.narrow(0, start - chunk.Start, count).t(), go, 0, 1);
+                    if (directHere) unsafe
+                    {
+                        float* goPtr = RowKernels.Pointer(gOutput) + start * dOut, aPtr = RowKernels.Pointer(a) + (start - chunk.Start) * f;
+                        float* wOutPtr = RowKernels.Pointer(wOut) + (long)e * f * dOut;
+                        MklGemm.RowMajor(false, true, (int)count, f, dOut, goPtr, dOut, wOutPtr, dOut, 0, RowKernels.Pointer(gActivated) + (start - chunk.Start) * f, f);
+                        MklGemm.RowMajor(true, false, f, dOut, (int)count, aPtr, f, goPtr, dOut, 0, RowKernels.Pointer(gWOut) + (long)e * f * dOut, dOut);
+                    }
+                    else
+                    {
+                        gActivated.narrow(0, start - chunk.Start, count).addmm_(go, wOutE[e].t(), 0, 1);
+                        gWOutE[e].addmm_(a.narrow(0, start - chunk.Start, count).t(), go, 0, 1);
+                    }
                     if (gBOutE is not null) ColumnSums(go, gBOutE[e]);
                 }
                 var gHidden = torch.autograd.grad(new[] { activated }, new[] { leaf }, new[] { gActivated })[0].contiguous(); // [chunk rows, F]
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     var gh = gHidden.narrow(0, start - chunk.Start, count);
-                    gWInE[e].addmm_(rows.narrow(0, start, count).t(), gh, 0, 1);
-                    gRows.narrow(0, start, count).addmm_(gh, wInE[e].t(), 0, 1);
+                    if (directHere) unsafe
+                    {
+                        float* ghPtr = RowKernels.Pointer(gHidden) + (start - chunk.Start) * fw, wInPtr = RowKernels.Pointer(wIn) + (long)e * d * fw;
+                        MklGemm.RowMajor(true, false, d, fw, (int)count, RowKernels.Pointer(rows) + start * d, d, ghPtr, fw, 0, RowKernels.Pointer(gWIn) + (long)e * d * fw, fw);
+                        MklGemm.RowMajor(false, true, (int)count, d, fw, ghPtr, fw, wInPtr, fw, 0, RowKernels.Pointer(gRows) + start * d, d);
+                    }
+                    else
+                    {
+                        gWInE[e].addmm_(rows.narrow(0, start, count).t(), gh, 0, 1);
+                        gRows.narrow(0, start, count).addmm_(gh, wInE[e].t(), 0, 1);
+                    }
                     if (gBInE is not null) ColumnSums(gh, gBInE[e]);
                 }
             });
@@ -395,6 +432,10 @@ public static class FusedGroupedDispatch
         /// LibTorch still reads it when another worker's allocation starts a collection (see <c>GcQuietRegion</c>).
         /// (<c>addmm_</c> takes its β and α as plain floats in TorchSharp 0.107: no Scalar object, no hazard.)</summary>
         private static readonly Scalar One = 1f.ToScalar();
+
+        /// <summary>True when the blocks' matmuls can go straight to MKL (<see cref="MklGemm"/>): available, and every
+        /// operand contiguous (float32 on the CPU, as the fused path requires anyway).</summary>
+        private static bool DirectGemm(params Tensor[] operands) => MklGemm.Enabled && operands.All(t => t.is_contiguous());
 
         private static void ZeroEmptyExperts(Plan plan, Tensor stacked)
         {
@@ -488,6 +529,7 @@ public static class FusedGroupedDispatch
             {
                 int previous = torch.get_num_threads();
                 torch.set_num_threads(1);
+                int previousMkl = MklGemm.SetThreadsOnThisThread(1);                              // the direct MKL calls too
                 using var noGrad = torch.no_grad(); // grad mode is per thread; the node's own work builds no graph beyond the activation's
                 try
                 {
@@ -497,7 +539,11 @@ public static class FusedGroupedDispatch
                         body(Chunks[ordered[i]], ordered[i]);
                     }
                 }
-                finally { torch.set_num_threads(previous); }
+                finally
+                {
+                    MklGemm.SetThreadsOnThisThread(previousMkl);
+                    torch.set_num_threads(previous);
+                }
             });
         }
     }
