@@ -75,10 +75,16 @@ public sealed class MoeLayer : nn.Module<Tensor, MoeOutput>, IFeedForwardSlot
 
     nn.Module IFeedForwardSlot.Module => this;
 
-    /// <summary>All four auxiliary losses of a routing over <paramref name="sequences"/> equal-length sequences.</summary>
-    public static AuxiliaryLossSet ComputeLosses(RoutingResult routing, long sequences) => new(
-        AuxiliaryLosses.LoadBalancing(routing),
-        AuxiliaryLosses.RouterZ(routing.Logits),
-        AuxiliaryLosses.Entropy(routing.Probabilities),
-        AuxiliaryLosses.SequenceBalance(routing, sequences));
+    /// <summary>All four auxiliary losses of a routing over <paramref name="sequences"/> equal-length sequences, each
+    /// computed when first read (<see cref="AuxiliaryLossSet.Deferred"/>).</summary>
+    public static AuxiliaryLossSet ComputeLosses(RoutingResult routing, long sequences)
+    {
+        if (sequences <= 0 || routing.Units % sequences != 0) // checked now, not when the loss is first read
+            throw new ArgumentException($"MoeLayer: {routing.Units} routing units do not split into {sequences} sequences.");
+        return AuxiliaryLossSet.Deferred(
+            () => AuxiliaryLosses.LoadBalancing(routing),
+            () => AuxiliaryLosses.RouterZ(routing.Logits),
+            () => AuxiliaryLosses.Entropy(routing.Probabilities),
+            () => AuxiliaryLosses.SequenceBalance(routing, sequences));
+    }
 }

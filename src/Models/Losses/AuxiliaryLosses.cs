@@ -1,3 +1,4 @@
+using MoeLab.Models.Internal;
 using MoeLab.Models.Routing;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -96,21 +97,65 @@ public static class AuxiliaryLosses
     }
 }
 
-/// <summary>Each auxiliary loss of one MoE layer, unweighted (scalars, in the autograd graph).</summary>
-/// <param name="LoadBalancing">Switch N·Σ f_i P_i (<see cref="AuxiliaryLosses.LoadBalancing"/>).</param>
-/// <param name="RouterZ">ST-MoE z-loss (<see cref="AuxiliaryLosses.RouterZ"/>).</param>
-/// <param name="Entropy">mean routing entropy (<see cref="AuxiliaryLosses.Entropy"/>).</param>
-/// <param name="SequenceBalance">sequence-level balance (<see cref="AuxiliaryLosses.SequenceBalance"/>).</param>
-public sealed record AuxiliaryLossSet(Tensor LoadBalancing, Tensor RouterZ, Tensor Entropy, Tensor SequenceBalance)
+/// <summary>Each auxiliary loss of one MoE layer, unweighted (scalars, in the autograd graph). A layer declares its
+/// losses without computing them (<see cref="Deferred"/>): each one is computed the first time it is read, under the
+/// gradient mode and dispose scope of the forward pass, so a training step pays only for the losses it weights
+/// (<see cref="Weighted"/> reads only the terms with a non-zero weight) and a benchmark of the layer's output for
+/// none.</summary>
+public sealed record AuxiliaryLossSet
 {
-    /// <summary>Σ α_j · L_j for the given weights (zero weights skip their term).</summary>
+    private readonly Deferred<Tensor> loadBalancing, routerZ, entropy, sequenceBalance;
+
+    /// <param name="loadBalancing">Switch N·Σ f_i P_i (<see cref="AuxiliaryLosses.LoadBalancing"/>).</param>
+    /// <param name="routerZ">ST-MoE z-loss (<see cref="AuxiliaryLosses.RouterZ"/>).</param>
+    /// <param name="entropy">mean routing entropy (<see cref="AuxiliaryLosses.Entropy"/>).</param>
+    /// <param name="sequenceBalance">sequence-level balance (<see cref="AuxiliaryLosses.SequenceBalance"/>).</param>
+    public AuxiliaryLossSet(Tensor loadBalancing, Tensor routerZ, Tensor entropy, Tensor sequenceBalance)
+        : this(Deferred<Tensor>.Ready(loadBalancing), Deferred<Tensor>.Ready(routerZ), Deferred<Tensor>.Ready(entropy), Deferred<Tensor>.Ready(sequenceBalance)) { }
+
+    private AuxiliaryLossSet(Deferred<Tensor> loadBalancing, Deferred<Tensor> routerZ, Deferred<Tensor> entropy, Deferred<Tensor> sequenceBalance) =>
+        (this.loadBalancing, this.routerZ, this.entropy, this.sequenceBalance) = (loadBalancing, routerZ, entropy, sequenceBalance);
+
+    /// <summary>Losses computed when first read (each at most once), as if computed now: same gradient mode, owned by
+    /// the current dispose scope.</summary>
+    public static AuxiliaryLossSet Deferred(Func<Tensor> loadBalancing, Func<Tensor> routerZ, Func<Tensor> entropy, Func<Tensor> sequenceBalance)
+    {
+        static Deferred<Tensor> Of(Func<Tensor> f) => Deferred<Tensor>.Of(f, t => new[] { t });
+        return new AuxiliaryLossSet(Of(loadBalancing), Of(routerZ), Of(entropy), Of(sequenceBalance));
+    }
+
+    /// <summary>Switch N·Σ f_i P_i (<see cref="AuxiliaryLosses.LoadBalancing"/>).</summary>
+    public Tensor LoadBalancing => loadBalancing.Value;
+
+    /// <summary>ST-MoE z-loss (<see cref="AuxiliaryLosses.RouterZ"/>).</summary>
+    public Tensor RouterZ => routerZ.Value;
+
+    /// <summary>Mean routing entropy (<see cref="AuxiliaryLosses.Entropy"/>).</summary>
+    public Tensor Entropy => entropy.Value;
+
+    /// <summary>Sequence-level balance (<see cref="AuxiliaryLosses.SequenceBalance"/>).</summary>
+    public Tensor SequenceBalance => sequenceBalance.Value;
+
+    /// <summary>Which losses have been computed so far (load balancing, z, entropy, sequence balance).</summary>
+    public (bool LoadBalancing, bool RouterZ, bool Entropy, bool SequenceBalance) Computed =>
+        (loadBalancing.IsComputed, routerZ.IsComputed, entropy.IsComputed, sequenceBalance.IsComputed);
+
+    /// <summary>Σ α_j · L_j for the given weights. Terms with a zero weight are skipped (not computed); with every
+    /// weight zero the result is 0 · L_LB, a zero still in the graph.</summary>
     public Tensor Weighted(AuxiliaryLossWeights w)
     {
-        Tensor total = LoadBalancing.mul(w.LoadBalancing);
-        if (w.RouterZ != 0) total = total.add(RouterZ.mul(w.RouterZ));
-        if (w.Entropy != 0) total = total.add(Entropy.mul(w.Entropy));
-        if (w.SequenceBalance != 0) total = total.add(SequenceBalance.mul(w.SequenceBalance));
-        return total;
+        Tensor? total = null;
+        void Add(double weight, Func<Tensor> loss)
+        {
+            if (weight == 0) return;
+            var term = loss().mul(weight);
+            total = total is null ? term : total.add(term);
+        }
+        Add(w.LoadBalancing, () => LoadBalancing);
+        Add(w.RouterZ, () => RouterZ);
+        Add(w.Entropy, () => Entropy);
+        Add(w.SequenceBalance, () => SequenceBalance);
+        return total ?? LoadBalancing.mul(0);
     }
 
     /// <summary>All four losses 0 (scalars on <paramref name="device"/>): what a dense layer contributes.</summary>
@@ -118,15 +163,17 @@ public sealed record AuxiliaryLossSet(Tensor LoadBalancing, Tensor RouterZ, Tens
         torch.zeros(Array.Empty<long>(), device: device), torch.zeros(Array.Empty<long>(), device: device),
         torch.zeros(Array.Empty<long>(), device: device), torch.zeros(Array.Empty<long>(), device: device));
 
-    /// <summary>Element-wise sum over layers (e.g. to average or log a whole network's losses).</summary>
+    /// <summary>Element-wise sum over layers (e.g. to average or log a whole network's losses); each sum is computed
+    /// when first read, reading that loss of every layer.</summary>
     public static AuxiliaryLossSet Sum(IReadOnlyList<AuxiliaryLossSet> sets)
     {
         if (sets.Count == 0) throw new ArgumentException("AuxiliaryLossSet.Sum: no layers.");
-        return new AuxiliaryLossSet(
-            torch.stack(sets.Select(s => s.LoadBalancing)).sum(),
-            torch.stack(sets.Select(s => s.RouterZ)).sum(),
-            torch.stack(sets.Select(s => s.Entropy)).sum(),
-            torch.stack(sets.Select(s => s.SequenceBalance)).sum());
+        var copy = sets.ToArray();
+        return Deferred(
+            () => torch.stack(copy.Select(s => s.LoadBalancing)).sum(),
+            () => torch.stack(copy.Select(s => s.RouterZ)).sum(),
+            () => torch.stack(copy.Select(s => s.Entropy)).sum(),
+            () => torch.stack(copy.Select(s => s.SequenceBalance)).sum());
     }
 }
 

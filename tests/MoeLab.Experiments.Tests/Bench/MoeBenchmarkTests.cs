@@ -100,6 +100,9 @@ public class BenchModesTests
                      "combine (weighted un-permute) forward", "combine backward", "expert matmuls + activation backward", "gather backward (sum of the k rows)" })
             Assert.Contains(r.Phases, p => p.Phase == phase && p.Instrumented);
         Assert.All(r.Phases, p => Assert.True(p.MedianMs >= 0 && double.IsFinite(p.MedianMs), p.Phase));
+        // The losses and statistics the layer defers are timed when read, outside the pass's total.
+        Assert.Equal(new[] { "auxiliary losses, all four, when read", "routing statistics, when read" },
+            r.Phases.Where(p => !p.InTotal).Select(p => p.Phase).ToArray());
         Assert.True(r.MoeTotalMs > 0 && r.DenseForwardMs > 0 && r.DenseBackwardMs > 0);
         Assert.False(Models.Dispatch.DispatchProfiler.Enabled, "the profiler must be switched off again");
         // The floor (experts alone) is measured beside them, and its ratio is that time over the dense FFN's.
