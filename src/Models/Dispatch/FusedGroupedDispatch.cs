@@ -449,14 +449,21 @@ public static class FusedGroupedDispatch
     /// and the same in the backward — so a worker never waits between a chunk's steps and its hidden rows can still be
     /// in cache (measured: E 32 top-4 1.57–1.64 → 1.39–1.48 against one loop per step; see the README). Chunks hold at most
     /// <see cref="ChunkElements"/> hidden values (one expert per chunk when an expert alone has more) and at least
-    /// eight chunks are made when there are enough experts, so two or more workers stay busy. The chunking depends
-    /// only on the plan, never on the thread count.</summary>
+    /// <see cref="MinimumChunks"/> chunks are made when there are enough experts, so two or more workers stay busy and
+    /// finish close together. The chunking depends only on the plan, never on the thread count.</summary>
     internal sealed class Schedule
     {
         /// <summary>Hidden values per chunk, at most: 2^20 floats = 4 MiB for the hidden rows, as much again for the
         /// activation. On the 2-core AMD EPYC VMs, caps of 2^15 and 2^17 measured the same as 2^20 within the
         /// machine's noise (E 32 top-4 and E 256 top-8, three interleaved rounds each).</summary>
         internal const long ChunkElements = 1 << 20;
+
+        /// <summary>Chunks made at least (when there are that many experts). The workers take the largest chunks first;
+        /// the last one still runs alone, so smaller chunks finish closer together. Experts alone / dense FFN on the
+        /// 2-core AMD EPYC VMs, five alternating rounds (median of 26 passes each): E 32 top-4 1.076, 1.097, 1.084, 1.082,
+        /// 1.127 with 8 chunks vs 1.033, 1.070, 1.080, 1.085, 1.037 with 16 (32: 1.059, 1.070); E 128 top-16 1.191, 1.167
+        /// vs 1.159, 1.118. The results are the same bits either way (each expert's matmuls are independent).</summary>
+        internal const int MinimumChunks = 16;
 
         /// <summary>Blocks whose mean matmul is at least this many multiply-adds (rows × d × d_ff) run one after
         /// another with every torch thread; smaller ones run in parallel, one chunk per worker. Measured on an idle
@@ -486,8 +493,8 @@ public static class FusedGroupedDispatch
             double meanBlockMacs = blocks.Count == 0 ? 0 : (double)plan.Rows / blocks.Count * macsPerRow;
             bool large = meanBlockMacs >= ParallelBlockMacs;
             // Large blocks: one chunk (each kernel over all rows, as fast as it gets: chunking them measured ≈ 2 % slower
-            // on E 8 × d_ff 1024). Small blocks: chunks of at most ChunkElements hidden values, at least eight of them.
-            long target = large ? long.MaxValue : Math.Clamp((long)plan.Rows * hiddenWidth / 8, 1, ChunkElements);
+            // on E 8 × d_ff 1024). Small blocks: chunks of at most ChunkElements hidden values, at least MinimumChunks of them.
+            long target = large ? long.MaxValue : Math.Clamp((long)plan.Rows * hiddenWidth / MinimumChunks, 1, ChunkElements);
             var chunks = new List<Chunk>();
             int first = 0;
             long rows = 0;
