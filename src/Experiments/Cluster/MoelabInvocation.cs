@@ -26,6 +26,43 @@ public sealed record MoelabInvocation(string Dotnet, string Assembly)
         KeyValuePair.Create("GOMP_SPINCOUNT", "30000"),
     ];
 
+    /// <summary>Where jemalloc is looked for, in order, as the <c>./moelab</c> wrapper does (Debian/Ubuntu on x86-64 and
+    /// arm64, then other layouts). Why jemalloc: see the wrapper (glibc's heap grows step after step in long CPU runs,
+    /// pinned by small long-lived objects between big freed blocks).</summary>
+    public static readonly IReadOnlyList<string> JemallocCandidates =
+    [
+        "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+        "/usr/lib64/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2",
+    ];
+
+    /// <summary>jemalloc's settings under MoeLab unless the environment has a MALLOC_CONF: freed pages are kept, not
+    /// returned (the same reason as glibc's settings above).</summary>
+    public const string JemallocConf = "dirty_decay_ms:-1,muzzy_decay_ms:-1";
+
+    /// <summary>The first of <see cref="JemallocCandidates"/> on this machine, or null (also null under
+    /// MOELAB_ALLOCATOR=glibc).</summary>
+    public static string? FindJemalloc(IReadOnlyList<string>? candidates = null) =>
+        System.Environment.GetEnvironmentVariable("MOELAB_ALLOCATOR") == "glibc" ? null : (candidates ?? JemallocCandidates).FirstOrDefault(File.Exists);
+
+    /// <summary>A bash fragment that does what the wrapper does, on the machine where it runs (a batch script is written
+    /// on one machine and run on a compute node that may or may not have jemalloc): preload the first candidate that
+    /// exists unless MOELAB_ALLOCATOR=glibc or LD_PRELOAD already has a jemalloc, and default MALLOC_CONF.</summary>
+    public static string JemallocShell(IReadOnlyList<string>? candidates = null)
+    {
+        var paths = string.Join(" ", (candidates ?? JemallocCandidates).Select(Quote));
+        return "# jemalloc where this node has it, as the ./moelab wrapper (MOELAB_ALLOCATOR=glibc keeps glibc).\n" +
+               "if [ \"${MOELAB_ALLOCATOR:-auto}\" != \"glibc\" ]; then\n" +
+               $"  for candidate in {paths}; do\n" +
+               "    [ -f \"$candidate\" ] || continue\n" +
+               "    case \":${LD_PRELOAD:-}:\" in *libjemalloc*) ;; *) export LD_PRELOAD=\"$candidate${LD_PRELOAD:+:$LD_PRELOAD}\" ;; esac\n" +
+               $"    export MALLOC_CONF=\"${{MALLOC_CONF:-{JemallocConf}}}\"\n" +
+               "    break\n" +
+               "  done\n" +
+               "fi\n";
+    }
+
+    private static string Quote(string s) => SlurmBatchScript.Quote(s);
+
     /// <summary>The malloc this process runs on: "jemalloc (MALLOC_CONF=…)" when libjemalloc is mapped (the <c>./moelab</c>
     /// wrapper preloads it where it is installed; see the wrapper), else "glibc".</summary>
     public static string DescribeAllocator() =>

@@ -39,6 +39,7 @@ public static class SlurmBatchScript
         sb.Append($"# {Path.Combine(dir, Runtime.SweepTaskList.FileName)}. `moelab sweep-status {dir}` shows every index.\n");
         sb.Append("set -euo pipefail\n");
         foreach (var (k, v) in MoelabInvocation.Environment) sb.Append($"export {k}=\"${{{k}:-{v}}}\"\n");
+        sb.Append(MoelabInvocation.JemallocShell());
         sb.Append("# LibTorch threads = the CPUs Slurm gave the task (unless the job's environment says otherwise).\n");
         sb.Append("if [ -n \"${SLURM_CPUS_PER_TASK:-}\" ]; then export OMP_NUM_THREADS=\"${OMP_NUM_THREADS:-$SLURM_CPUS_PER_TASK}\"; fi\n");
         sb.Append("echo \"== moelab sweep-task ${SLURM_ARRAY_TASK_ID}: job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n");

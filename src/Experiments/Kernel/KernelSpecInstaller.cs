@@ -49,15 +49,22 @@ public static class KernelSpecInstaller
         return string.IsNullOrEmpty(host) ? "dotnet" : host;
     }
 
-    /// <summary>The kernel.json content for the kernel in <paramref name="assemblyPath"/>.</summary>
-    public static JsonObject Spec(string dotnet, string assemblyPath) => new()
+    /// <summary>The kernel.json content for the kernel in <paramref name="assemblyPath"/>; with <paramref name="jemalloc"/>
+    /// (a libjemalloc path), the kernel preloads it as the ./moelab wrapper does.</summary>
+    public static JsonObject Spec(string dotnet, string assemblyPath, string? jemalloc = null) => new()
     {
         ["argv"] = new JsonArray(dotnet, assemblyPath, "kernel", "run", "--connection-file", "{connection_file}"),
         ["display_name"] = DisplayName,
         ["language"] = "C#",
         ["interrupt_mode"] = "message",
-        // As the ./moelab wrapper: keep freed big blocks instead of re-faulting them each step.
+        // As the ./moelab wrapper: keep freed big blocks instead of re-faulting them each step; jemalloc where installed
+        // (found when the kernel is installed: the kernel runs on this machine).
         ["env"] = new JsonObject(MoelabInvocation.Environment.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))
+            .Concat(jemalloc is null ? [] : new[]
+            {
+                KeyValuePair.Create("LD_PRELOAD", (JsonNode?)jemalloc),
+                KeyValuePair.Create("MALLOC_CONF", (JsonNode?)MoelabInvocation.JemallocConf),
+            })
             .Append(KeyValuePair.Create("DOTNET_CLI_TELEMETRY_OPTOUT", (JsonNode?)"1"))),
         ["metadata"] = new JsonObject
         {
@@ -72,7 +79,7 @@ public static class KernelSpecInstaller
         assemblyPath ??= typeof(KernelSpecInstaller).Assembly.Location;
         string dir = Path.Combine(KernelsDirectory(user, prefix), KernelName);
         Directory.CreateDirectory(dir);
-        var spec = Spec(dotnet ?? DotnetHost(), assemblyPath);
+        var spec = Spec(dotnet ?? DotnetHost(), assemblyPath, MoelabInvocation.FindJemalloc());
         File.WriteAllText(Path.Combine(dir, "kernel.json"), spec.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         return dir;
     }

@@ -64,6 +64,10 @@ public class SlurmSweepTests(ITestOutputHelper output)
             Assert.Contains($"sweep-task {index}: completed (ran)", log);
         }
         Assert.Equal(jobId, Assert.Single(SweepJobLog.Read(sweepDir)).JobId);
+        // The tasks ran on jemalloc where the node has it (this machine is the node), as under the ./moelab wrapper.
+        var allocator = RunManifest.Read(Path.Combine(sweepDir, SweepTaskList.Read(sweepDir).Tasks[0].RunId)).Allocator;
+        if (MoelabInvocation.FindJemalloc() is null) Assert.Equal("glibc", allocator);
+        else Assert.Equal($"jemalloc (MALLOC_CONF={MoelabInvocation.JemallocConf})", allocator);
 
         string localSweep = Path.Combine(localRoot, "toy-regression", Path.GetFileName(sweepDir));
         foreach (var task in SweepTaskList.Read(sweepDir).Tasks)

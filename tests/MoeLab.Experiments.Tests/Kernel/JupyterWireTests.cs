@@ -1,3 +1,4 @@
+using MoeLab.Experiments.Cluster;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -143,6 +144,14 @@ public class JupyterWireTests
             Assert.Equal("1", spec["env"]!["MALLOC_ARENA_MAX"]!.GetValue<string>());
             Assert.Equal("30000", spec["env"]!["GOMP_SPINCOUNT"]!.GetValue<string>());
             Assert.Equal("1", spec["env"]!["DOTNET_CLI_TELEMETRY_OPTOUT"]!.GetValue<string>());
+            // jemalloc as the wrapper, where this machine has it (the kernel runs where it is installed).
+            string? jemalloc = MoelabInvocation.FindJemalloc();
+            Assert.Equal(jemalloc, spec["env"]!["LD_PRELOAD"]?.GetValue<string>());
+            Assert.Equal(jemalloc is null ? null : MoelabInvocation.JemallocConf, spec["env"]!["MALLOC_CONF"]?.GetValue<string>());
+            var withJemalloc = KernelSpecInstaller.Spec("/usr/bin/dotnet", "/opt/m.dll", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
+            Assert.Equal("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", withJemalloc["env"]!["LD_PRELOAD"]!.GetValue<string>());
+            Assert.Equal("dirty_decay_ms:-1,muzzy_decay_ms:-1", withJemalloc["env"]!["MALLOC_CONF"]!.GetValue<string>());
+            Assert.Null(KernelSpecInstaller.Spec("/usr/bin/dotnet", "/opt/m.dll")["env"]!["LD_PRELOAD"]);
             Assert.Equal(dir, KernelSpecInstaller.Uninstall(user: false, prefix: prefix));
             Assert.False(Directory.Exists(dir));
         }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MoeLab.Experiments.Cluster;
 using MoeLab.Experiments.Runtime;
 
 namespace MoeLab.Experiments.Tests.Runtime;
@@ -8,12 +9,10 @@ namespace MoeLab.Experiments.Tests.Runtime;
 [Collection(ChildProcessCollection.Name)]
 public class AllocatorTests
 {
-    /// <summary>The wrapper's first candidate paths (Debian/Ubuntu on x86-64 and arm64, then other layouts).</summary>
-    private static readonly string[] Candidates =
-    [
-        "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
-        "/usr/lib64/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2",
-    ];
+    /// <summary>Where the wrapper, the Slurm script and the kernel spec look (Debian/Ubuntu on x86-64 and arm64, then other layouts).</summary>
+    private static IReadOnlyList<string> Candidates => MoelabInvocation.JemallocCandidates;
+
+    private static string Repo => RunLayout.FindRepoRoot(AppContext.BaseDirectory) ?? throw new InvalidOperationException("repository root not found");
 
     private static string? Installed()
     {
@@ -50,6 +49,47 @@ public class AllocatorTests
         // A MALLOC_CONF of the user's own is kept.
         if (Installed() is not null)
             Assert.Equal("jemalloc (MALLOC_CONF=narenas:1)", Doctor(new() { ["MALLOC_CONF"] = "narenas:1" }));
+    }
+
+    [Fact]
+    public void The_wrapper_looks_for_jemalloc_where_the_launchers_do()
+    {
+        string wrapper = File.ReadAllText(Path.Combine(Repo, "moelab"));
+        int start = wrapper.IndexOf("for candidate in ", StringComparison.Ordinal);
+        Assert.True(start >= 0, "the wrapper's jemalloc loop was not found");
+        start += "for candidate in ".Length;
+        string list = wrapper[start..wrapper.IndexOf("; do", start, StringComparison.Ordinal)].Replace("\\\n", " ");
+        Assert.Equal(Candidates, list.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    /// <summary>The fragment the Slurm script runs on the compute node, in bash, with a stand-in library.</summary>
+    [Theory]
+    [InlineData("default", true, "dirty_decay_ms:-1,muzzy_decay_ms:-1")]
+    [InlineData("told glibc", false, "")]
+    [InlineData("own MALLOC_CONF", true, "narenas:1")]
+    [InlineData("already preloaded", false, "dirty_decay_ms:-1,muzzy_decay_ms:-1")]
+    [InlineData("not on this node", false, "")]
+    public void The_batch_script_fragment_preloads_jemalloc_where_the_node_has_it(string situation, bool preloads, string conf)
+    {
+        using var dir = new TempDir();
+        string library = Path.Combine(dir.Path, "libjemalloc.so.2");
+        if (situation != "not on this node") File.WriteAllText(library, "");
+        string fragment = MoelabInvocation.JemallocShell([Path.Combine(dir.Path, "missing", "libjemalloc.so.2"), library]);
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("set -euo pipefail\n" + fragment + "printf '%s|%s' \"${LD_PRELOAD:-}\" \"${MALLOC_CONF:-}\"");
+        psi.Environment.Remove("LD_PRELOAD");
+        psi.Environment.Remove("MALLOC_CONF");
+        psi.Environment.Remove("MOELAB_ALLOCATOR");
+        if (situation == "told glibc") psi.Environment["MOELAB_ALLOCATOR"] = "glibc";
+        if (situation == "own MALLOC_CONF") psi.Environment["MALLOC_CONF"] = "narenas:1";
+        if (situation == "already preloaded") psi.Environment["LD_PRELOAD"] = "/opt/x/libjemalloc.so.2";
+        using var p = Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{situation}: bash exited {p.ExitCode}: {stderr}");
+        string expectedPreload = situation == "already preloaded" ? "/opt/x/libjemalloc.so.2" : preloads ? library : "";
+        Assert.Equal($"{expectedPreload}|{conf}", stdout);
     }
 
     /// <summary>The allocator changes where tensors live, not what is computed: the same run gives the same bytes on
