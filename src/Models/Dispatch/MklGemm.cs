@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
-using TorchSharp;
-using static TorchSharp.torch;
+using MoeLab.Models.Runtime;
 
 namespace MoeLab.Models.Dispatch;
 
@@ -18,9 +16,6 @@ namespace MoeLab.Models.Dispatch;
 /// <see cref="Available"/> is false and callers keep <c>addmm_</c>; <c>MOELAB_DIRECT_GEMM=0</c> forces that path.</para></summary>
 internal static unsafe class MklGemm
 {
-    private const string Library = "libtorch_cpu.so";
-    private const int RtldLazy = 0x1, RtldNoload = 0x4;
-
     private static readonly delegate* unmanaged<byte*, byte*, int*, int*, int*, float*, float*, int*, float*, int*, float*, float*, int*, void> sgemm;
     private static readonly delegate* unmanaged<int, int> setLocalThreads;
 
@@ -38,22 +33,10 @@ internal static unsafe class MklGemm
     static MklGemm()
     {
         if (Environment.GetEnvironmentVariable("MOELAB_DIRECT_GEMM") == "0") { Failure = "MOELAB_DIRECT_GEMM=0"; return; }
-        if (!OperatingSystem.IsLinux()) { Failure = "only wired up on Linux"; return; }
-        try
-        {
-            _ = torch.get_num_threads();                                   // loads LibTorch
-            IntPtr handle = dlopen(Library, RtldLazy | RtldNoload);
-            if (handle == IntPtr.Zero) { Failure = $"{Library} is not loaded in this process"; return; }
-            IntPtr gemm = dlsym(handle, "sgemm_"), local = dlsym(handle, "MKL_Set_Num_Threads_Local");
-            if (gemm == IntPtr.Zero || local == IntPtr.Zero) { Failure = $"{Library} does not export MKL's sgemm_ / MKL_Set_Num_Threads_Local"; return; }
-            sgemm = (delegate* unmanaged<byte*, byte*, int*, int*, int*, float*, float*, int*, float*, int*, float*, float*, int*, void>)gemm;
-            setLocalThreads = (delegate* unmanaged<int, int>)local;
-            Available = true;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or NotSupportedException)
-        {
-            Failure = e.GetType().Name + ": " + e.Message.Split('\n')[0];
-        }
+        if (LibTorchSymbols.Find(["sgemm_", "MKL_Set_Num_Threads_Local"], out var failure) is not { } p) { Failure = failure; return; }
+        sgemm = (delegate* unmanaged<byte*, byte*, int*, int*, int*, float*, float*, int*, float*, int*, float*, float*, int*, void>)p[0];
+        setLocalThreads = (delegate* unmanaged<int, int>)p[1];
+        Available = true;
     }
 
     /// <summary>C = op(A) · op(B) + β·C for row-major matrices: C [m, n] with leading dimension ldc, op(A) [m, k],
@@ -72,10 +55,4 @@ internal static unsafe class MklGemm
     /// <summary>Sets MKL's thread count for calls from the current thread (0: back to the process setting) and
     /// returns the previous one.</summary>
     public static int SetThreadsOnThisThread(int threads) => Available ? setLocalThreads(threads) : 0;
-
-    [DllImport("libc", EntryPoint = "dlopen")]
-    private static extern IntPtr dlopen([MarshalAs(UnmanagedType.LPUTF8Str)] string file, int flags);
-
-    [DllImport("libc", EntryPoint = "dlsym")]
-    private static extern IntPtr dlsym(IntPtr handle, [MarshalAs(UnmanagedType.LPUTF8Str)] string symbol);
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace MoeLab.Models.Runtime;
@@ -34,8 +33,6 @@ public static class CpuBackends
 {
     /// <summary>The environment variable that keeps oneDNN and NNPACK on (LibTorch's defaults) when set to 1.</summary>
     public const string Variable = "MOELAB_ONEDNN";
-
-    private const string Library = "libtorch_cpu.so";
 
     /// <summary>True when the user asked to keep LibTorch's defaults (<c>MOELAB_ONEDNN=1</c>).</summary>
     public static bool Requested => Environment.GetEnvironmentVariable(Variable)?.Trim() is "1" or "on" or "true" or "yes";
@@ -103,44 +100,8 @@ public static class CpuBackends
 
         private static Functions? Load()
         {
-            if (!OperatingSystem.IsLinux())
-            {
-                Failure = "only wired up on Linux";
-                return null;
-            }
-            try
-            {
-                // The static constructor of torch loads LibTorch (as the first tensor operation would).
-                _ = torch.get_num_threads();
-                // The library TorchSharp loaded, found by its soname whatever directory it came from.
-                IntPtr handle = dlopen(Library, RtldLazy | RtldNoload);
-                if (handle == IntPtr.Zero)
-                {
-                    Failure = $"{Library} is not loaded in this process";
-                    return null;
-                }
-                var pointers = Symbols.Select(s => dlsym(handle, s)).ToArray();
-                int missing = Array.IndexOf(pointers, IntPtr.Zero);
-                if (missing >= 0)
-                {
-                    Failure = $"{Library} does not export {Symbols[missing]}";
-                    return null;
-                }
-                return new Functions(pointers[0], pointers[1], pointers[2], pointers[3], pointers[4]);
-            }
-            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or NotSupportedException)
-            {
-                Failure = e.GetType().Name + ": " + e.Message.Split('\n')[0];
-                return null;
-            }
+            var p = LibTorchSymbols.Find(Symbols, out Failure);
+            return p is null ? null : new Functions(p[0], p[1], p[2], p[3], p[4]);
         }
     }
-
-    private const int RtldLazy = 0x1, RtldNoload = 0x4;
-
-    [DllImport("libc", EntryPoint = "dlopen")]
-    private static extern IntPtr dlopen([MarshalAs(UnmanagedType.LPUTF8Str)] string file, int flags);
-
-    [DllImport("libc", EntryPoint = "dlsym")]
-    private static extern IntPtr dlsym(IntPtr handle, [MarshalAs(UnmanagedType.LPUTF8Str)] string symbol);
 }
