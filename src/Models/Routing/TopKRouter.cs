@@ -32,7 +32,10 @@ public sealed class TopKRouter : Router
         using var scope = NewDisposeScope();
         var z = AddTrainingNoise(logits, NoiseStd);          // [units, N]
         var probs = z.softmax(-1);                            // [units, N]
-        var (values, indices) = probs.topk(K, dim: -1);       // [units, K] each, best first
+        // Wide routers on the CPU: the same choice made in C#, the values gathered (bit for bit topk's; topk on ties).
+        Tensor values, indices;                               // [units, K] each, best first
+        if (TopKSelection.Applies(probs, K)) values = probs.gather(1, indices = TopKSelection.Indices(probs, K));
+        else (values, indices) = probs.topk(K, dim: -1);
         var weights = Renormalize ? values.div(values.sum(-1, keepdim: true)) : values; // [units, K]
         var valid = torch.ones(indices.shape, dtype: ScalarType.Bool, device: logits.device); // [units, K]
         var r = RoutingResult.Create(z, probs, indices, weights, valid, Experts);
