@@ -49,7 +49,7 @@ public sealed record MoelabInvocation(string Dotnet, string Assembly)
     /// exists unless MOELAB_ALLOCATOR=glibc or LD_PRELOAD already has a jemalloc, and default MALLOC_CONF.</summary>
     public static string JemallocShell(IReadOnlyList<string>? candidates = null)
     {
-        var paths = string.Join(" ", (candidates ?? JemallocCandidates).Select(Quote));
+        var paths = string.Join(" ", (candidates ?? JemallocCandidates).Select(SlurmBatchScript.Quote));
         return "# jemalloc where this node has it, as the ./moelab wrapper (MOELAB_ALLOCATOR=glibc keeps glibc).\n" +
                "if [ \"${MOELAB_ALLOCATOR:-auto}\" != \"glibc\" ]; then\n" +
                $"  for candidate in {paths}; do\n" +
@@ -60,8 +60,6 @@ public sealed record MoelabInvocation(string Dotnet, string Assembly)
                "  done\n" +
                "fi\n";
     }
-
-    private static string Quote(string s) => SlurmBatchScript.Quote(s);
 
     /// <summary>The malloc this process runs on: "jemalloc (MALLOC_CONF=…)" when libjemalloc is mapped (the <c>./moelab</c>
     /// wrapper preloads it where it is installed; see the wrapper), else "glibc".</summary>

@@ -19,6 +19,9 @@ internal static unsafe class RowKernels
     /// <summary>A raw pointer to a contiguous CPU int32 tensor's first element.</summary>
     public static int* IntPointer(Tensor t) => (int*)Data(t, ScalarType.Int32);
 
+    /// <summary>A raw pointer to a contiguous CPU int64 tensor's first element.</summary>
+    public static long* LongPointer(Tensor t) => (long*)Data(t, ScalarType.Int64);
+
     private static void* Data(Tensor t, ScalarType dtype)
     {
         if (t.device_type != DeviceType.CPU || t.dtype != dtype || !t.is_contiguous())
@@ -26,7 +29,9 @@ internal static unsafe class RowKernels
         return t.numel() == 0 ? null : Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
     }
 
-    private static void For(int count, int minimumPerTask, Action<int, int> body)
+    /// <summary>body(from, to) over [0, count) split into contiguous ranges, one per torch thread, at least
+    /// <paramref name="minimumPerTask"/> items each (one range, on this thread, when there are fewer).</summary>
+    public static void For(int count, int minimumPerTask, Action<int, int> body)
     {
         int tasks = Math.Max(1, Math.Min(torch.get_num_threads(), count / Math.Max(1, minimumPerTask)));
         if (tasks == 1) { body(0, count); return; }

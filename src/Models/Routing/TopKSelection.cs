@@ -1,5 +1,4 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using MoeLab.Models.Dispatch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,21 +30,16 @@ internal static class TopKSelection
         int t = (int)p.shape[0], n = (int)p.shape[1];
         var indices = torch.empty(t, k, dtype: ScalarType.Int64);
         if (t == 0) return indices;
-        float* values = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(p.bytes));
-        long* chosen = (long*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(indices.bytes));
-        int tasks = Math.Max(1, Math.Min(torch.get_num_threads(), (int)((long)t * n / 65536)));
-        var undecided = new List<long>[tasks];
-        void Rows(int task)
+        float* values = RowKernels.Pointer(p);
+        long* chosen = RowKernels.LongPointer(indices);
+        var undecided = new bool[t];
+        RowKernels.For(t, Math.Max(1, 65536 / n), (from, to) =>
         {
-            int from = (int)((long)t * task / tasks), to = (int)((long)t * (task + 1) / tasks);
-            var left = undecided[task] = new List<long>();
             Span<float> kept = stackalloc float[k];
             for (int r = from; r < to; r++)
-                if (!SelectRow(values + (long)r * n, n, k, kept, chosen + (long)r * k)) left.Add(r);
-        }
-        if (tasks == 1) Rows(0);
-        else Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = tasks }, Rows);
-        var rows = undecided.SelectMany(l => l).ToArray();                  // in row order
+                undecided[r] = !SelectRow(values + (long)r * n, n, k, kept, chosen + (long)r * k);
+        });
+        var rows = Enumerable.Range(0, t).Where(r => undecided[r]).Select(r => (long)r).ToArray(); // in row order
         LastUndecidedRows = rows.Length;
         if (rows.Length > 0)
         {

@@ -24,9 +24,8 @@ public class AllocatorTests
 
     private static string Doctor(Dictionary<string, string> environment)
     {
-        string repo = RunLayout.FindRepoRoot(AppContext.BaseDirectory) ?? throw new InvalidOperationException("repository root not found");
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(repo, "moelab"));
+        psi.ArgumentList.Add(Path.Combine(Repo, "moelab"));
         psi.ArgumentList.Add("doctor");
         psi.Environment["MOELAB_NO_BUILD"] = "1";
         psi.Environment.Remove("LD_PRELOAD");
