@@ -80,7 +80,7 @@ public static class BenchCommand
         output.WriteLine($"moelab bench: device {device}, torch threads {torch.get_num_threads()}, {Environment.ProcessorCount} logical cores, fp32");
         output.WriteLine($"allocator: {MoelabInvocation.DescribeAllocator()}; allocator/OpenMP env: {MoelabInvocation.DescribeEnvironment()} (the ./moelab wrapper sets " +
                          string.Join(", ", MoelabInvocation.Environment.Select(kv => kv.Value)) + "; unset means the glibc/libgomp defaults)");
-        output.WriteLine($"grouped-dispatch kernel: {kernel}; numerics: {Models.Runtime.DeterministicNumerics.Current}");
+        output.WriteLine($"grouped-dispatch kernel: {kernel} ({Models.Runtime.DispatchThreading.Describe()}); numerics: {Models.Runtime.DeterministicNumerics.Current}");
         output.WriteLine(JitActivity.Describe());
         output.WriteLine($"load average at start: {LoadAverage()}");
         output.WriteLine($"median of {repetitions} interleaved forward+backward passes after {warmup} warm-up; GFLOP/s = 3 × active forward FLOPs / time");
@@ -172,7 +172,7 @@ public static class BenchCommand
         catch (Runtime.ConfigException e) { output.WriteLine(e.Message); return 2; }
         output.WriteLine($"moelab bench --train {r.Experiment}: preset {r.Preset}{(sets.Count > 0 ? " " + string.Join(" ", sets.Select(x => "--set " + x)) : "")}, seed {seed}, arm '{r.Arm}', device {device}, " +
                          $"torch threads {torch.get_num_threads()}, CPU {DeterministicNumerics.CpuModel()}");
-        output.WriteLine($"allocator: {MoelabInvocation.DescribeAllocator()}; allocator/OpenMP env: {MoelabInvocation.DescribeEnvironment()}; numerics: {Models.Runtime.DeterministicNumerics.Current}");
+        output.WriteLine($"allocator: {MoelabInvocation.DescribeAllocator()}; allocator/OpenMP env: {MoelabInvocation.DescribeEnvironment()}; numerics: {Models.Runtime.DeterministicNumerics.Current}; fused dispatch: {Models.Runtime.DispatchThreading.Describe()}");
         output.WriteLine($"load average before: {loadBefore}; after: {LoadAverage()}");
         if (r.Steps.Count == 0) { output.WriteLine($"the first arm ended during the {warmup} warm-up steps: nothing timed (lower --warmup or raise the preset's steps)."); return 1; }
         if (!r.Completed) output.WriteLine($"note: the first arm ended after {r.Steps.Count} of {steps} timed steps.");

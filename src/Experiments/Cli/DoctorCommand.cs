@@ -35,6 +35,7 @@ public static class DoctorCommand
         output.WriteLine($"threads           {info.Threads}");
         output.WriteLine($"numerics          {MoeLab.Models.Runtime.DeterministicNumerics.Current}");
         output.WriteLine($"allocator         {MoeLab.Experiments.Cluster.MoelabInvocation.DescribeAllocator()}");
+        output.WriteLine($"fused dispatch    {MoeLab.Models.Runtime.DispatchThreading.Describe()}");
         output.WriteLine($"natives from      {info.NativeDirectory}");
         output.WriteLine($".NET              {Environment.Version} on {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
         using var scope = torch.NewDisposeScope();

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using MoeLab.Models.Experts;
 using MoeLab.Models.Internal;
 using MoeLab.Models.Routing;
+using MoeLab.Models.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
@@ -513,8 +514,9 @@ public static class FusedGroupedDispatch
 
         /// <summary>Runs <paramref name="body"/>(chunk, its index) for every chunk. Large blocks run one chunk after
         /// another, each kernel using every torch thread. Small blocks run their chunks in parallel, one chunk at a time
-        /// per .NET worker with one torch thread each (thread-local setting, restored after): a few kernels per worker
-        /// instead of an OpenMP fork/join per small matmul, and no OpenMP region between a chunk's steps. Either way the
+        /// per thread of LibTorch's own OpenMP team (<see cref="OmpTeam"/>; .NET workers where it is not available), each
+        /// with one torch thread (thread-local setting, restored after): one parallel region for all the blocks instead of
+        /// an OpenMP fork/join per small matmul, and no region between a chunk's steps. Either way the
         /// bits are the same: under the pinned MKL mode (CBWR AVX2, STRICT) a 1-thread and a 2-thread sgemm give identical
         /// results (checked for 333–4,096 rows × 256–1,024), and each chunk's work is the same whichever thread does it.</summary>
         public void Run(Action<Chunk, int> body)
@@ -532,7 +534,7 @@ public static class FusedGroupedDispatch
             var ordered = Enumerable.Range(0, Chunks.Length).OrderByDescending(i => Chunks[i].Rows).ThenBy(i => i).ToArray();
             int threads = torch.get_num_threads();
             int next = -1;
-            System.Threading.Tasks.Parallel.For(0, Math.Min(threads, ordered.Length), new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
+            void Work()
             {
                 int previous = torch.get_num_threads();
                 torch.set_num_threads(1);
@@ -551,7 +553,8 @@ public static class FusedGroupedDispatch
                     MklGemm.SetThreadsOnThisThread(previousMkl);
                     torch.set_num_threads(previous);
                 }
-            });
+            }
+            OmpTeam.Spread(Math.Min(threads, ordered.Length), Work);
         }
     }
 }

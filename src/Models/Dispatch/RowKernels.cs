@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using MoeLab.Models.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -35,7 +36,7 @@ internal static unsafe class RowKernels
     {
         int tasks = Math.Max(1, Math.Min(torch.get_num_threads(), count / Math.Max(1, minimumPerTask)));
         if (tasks == 1) { body(0, count); return; }
-        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = tasks }, i =>
+        OmpTeam.ForEach(tasks, tasks, i =>
         {
             int start = (int)((long)count * i / tasks), end = (int)((long)count * (i + 1) / tasks);
             body(start, end);
