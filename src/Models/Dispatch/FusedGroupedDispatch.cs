@@ -466,12 +466,26 @@ public static class FusedGroupedDispatch
         /// vs 1.159, 1.118. The results are the same bits either way (each expert's matmuls are independent).</summary>
         internal const int MinimumChunks = 16;
 
-        /// <summary>Blocks whose mean matmul is at least this many multiply-adds (rows × d × d_ff) run one after
-        /// another with every torch thread; smaller ones run in parallel, one chunk per worker. Measured on an idle
-        /// 2-core AMD EPYC (MoE/dense wall-time ratio, parallel vs sequential blocks, before chunking): E 8 × d_ff
-        /// 1024 (268M per block) 1.27–1.33 vs 1.20; E 32 × 256 (34M) 1.41–1.46 vs 1.42–1.43; E 128 × 128 (17M)
-        /// 1.53–1.66 vs 1.66–1.70; E 256 × 64 (2M) 2.88–3.00 vs 3.91–4.02.</summary>
+        /// <summary>Blocks whose mean matmul is below this many multiply-adds (rows × d × d_ff) always run in parallel,
+        /// one chunk per worker. Measured on an idle 2-core AMD EPYC (MoE/dense wall-time ratio, parallel vs sequential
+        /// blocks, before chunking and on .NET workers): E 32 × 256 (34M per block) 1.41–1.46 vs 1.42–1.43; E 128 × 128
+        /// (17M) 1.53–1.66 vs 1.66–1.70; E 256 × 64 (2M) 2.88–3.00 vs 3.91–4.02.</summary>
         internal const double ParallelBlockMacs = 1 << 26;
+
+        /// <summary>Blocks whose mean matmul is at least this many multiply-adds run one after another, each kernel on every
+        /// torch thread. Between <see cref="ParallelBlockMacs"/> and this, blocks run in parallel when every thread gets
+        /// at least <see cref="ChunksPerThread"/> chunks (the last chunk runs alone; with fewer, larger chunks the threads
+        /// would finish far apart), else in turn. Since the chunks run on LibTorch's OpenMP team (<see cref="OmpTeam"/>),
+        /// the parallel blocks are the faster for E 8 × d_ff 1024, where they used to be slower (1.27–1.33 vs 1.20 on .NET
+        /// workers). In-process A/B on the 2-core AMD EPYC VM, MoE/dense, parallel vs in turn (medians of 10–40 passes):
+        /// T 1,024 (2^26 per block) 1.102 / 1.140 vs 1.150 / 1.158; T 2,048 1.093 vs 1.116; T 4,096 1.053 / 1.043 / 1.044
+        /// vs 1.053 / 1.059 / 1.068; T 8,192 0.967 / 1.011 vs 1.005 / 1.036; T 16,384 (2^30) 1.172 / 0.999 vs 1.082 / 0.984,
+        /// hence in turn from there.</summary>
+        internal const double SequentialBlockMacs = 1 << 30;
+
+        /// <summary>Chunks per torch thread that blocks between <see cref="ParallelBlockMacs"/> and
+        /// <see cref="SequentialBlockMacs"/> need to run in parallel (E 8: 8 chunks on 2 threads).</summary>
+        internal const int ChunksPerThread = 4;
 
         public required (int Expert, long Start, long Count)[] Blocks { get; init; }
         public required Chunk[] Chunks { get; init; }
@@ -492,10 +506,20 @@ public static class FusedGroupedDispatch
                 start += plan.Counts[e];
             }
             double meanBlockMacs = blocks.Count == 0 ? 0 : (double)plan.Rows / blocks.Count * macsPerRow;
-            bool large = meanBlockMacs >= ParallelBlockMacs;
-            // Large blocks: one chunk (each kernel over all rows, as fast as it gets: chunking them measured ≈ 2 % slower
-            // on E 8 × d_ff 1024). Small blocks: chunks of at most ChunkElements hidden values, at least MinimumChunks of them.
-            long target = large ? long.MaxValue : Math.Clamp((long)plan.Rows * hiddenWidth / MinimumChunks, 1, ChunkElements);
+            int threads = torch.get_num_threads();
+            bool large = meanBlockMacs >= SequentialBlockMacs;
+            var schedule = Chunked(blocks, plan.Rows, hiddenWidth, large, threads);
+            // Between the two sizes: in parallel only with enough chunks for every thread, else one chunk, blocks in turn.
+            if (!large && meanBlockMacs >= ParallelBlockMacs && !(schedule.Parallel && schedule.Chunks.Length >= ChunksPerThread * threads))
+                schedule = Chunked(blocks, plan.Rows, hiddenWidth, large: true, threads);
+            return schedule;
+        }
+
+        /// <summary>Large blocks: one chunk (each kernel over all rows, with every thread). Otherwise chunks of at most
+        /// <see cref="ChunkElements"/> hidden values, at least <see cref="MinimumChunks"/> of them, run in parallel.</summary>
+        private static Schedule Chunked(List<(int Expert, long Start, long Count)> blocks, long rowCount, long hiddenWidth, bool large, int threads)
+        {
+            long target = large ? long.MaxValue : Math.Clamp(rowCount * hiddenWidth / MinimumChunks, 1, ChunkElements);
             var chunks = new List<Chunk>();
             int first = 0;
             long rows = 0;
@@ -509,7 +533,7 @@ public static class FusedGroupedDispatch
                 rows += blocks[i].Count;
             }
             if (rows > 0) chunks.Add(new Chunk(first, blocks.Count - first, blocks[first].Start, rows));
-            return new Schedule { Blocks = blocks.ToArray(), Chunks = chunks.ToArray(), Parallel = torch.get_num_threads() > 1 && chunks.Count >= 2 && !large };
+            return new Schedule { Blocks = blocks.ToArray(), Chunks = chunks.ToArray(), Parallel = threads > 1 && chunks.Count >= 2 && !large };
         }
 
         /// <summary>Runs <paramref name="body"/>(chunk, its index) for every chunk. Large blocks run one chunk after
