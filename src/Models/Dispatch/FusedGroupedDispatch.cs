@@ -153,8 +153,8 @@ public static class FusedGroupedDispatch
             var weights = routing.Weights.to(float32).contiguous();                              // [T, k] g (kept slots read)
             // Without gradients (evaluation) the activation needs no saved graph.
             bool needsGrad = torch.is_grad_enabled() && (x.requires_grad || weights.requires_grad || bank.parameters().Any(p => p.requires_grad));
-            output = FusedExpertsFunction.apply(x.contiguous(), weights, bank.InputWeight, bank.OutputWeight,
-                bank.InputBias, bank.OutputBias, plan, bank.Shape, needsGrad);
+            output = FusedExpertsFunction.apply(x.contiguous(), weights, Alias(bank.InputWeight), Alias(bank.OutputWeight),
+                Alias(bank.InputBias), Alias(bank.OutputBias), plan, bank.Shape, needsGrad);
         }
         var dropped = routing.Dropped;
         if (capacity is not null)
@@ -164,6 +164,16 @@ public static class FusedGroupedDispatch
         scope.Keep(newRouting.Dropped, output, perExpert);
         return new DispatchResult(output, newRouting, perExpert, capacity);
     }
+
+    /// <summary>A same-shape view of a parameter, handed to the node instead of the parameter itself. The node's gradients
+    /// are tensors that C# still holds when autograd stores them, and autograd copies a gradient it cannot own
+    /// (<c>AccumulateGrad</c> takes a new gradient over only when nothing else references it): W_in's and W_out's, 8 MiB each
+    /// for E 8 × d_ff 1024, were copied at every backward. Through the view, the gradient reaches the parameter as the view's
+    /// backward output, a fresh alias of the same memory that autograd can keep without copying.</summary>
+    private static Tensor? Alias(Tensor? parameter) => parameter?.view(parameter.shape);
+
+    /// <summary>Where the last backward wrote W_in's gradient (for tests: it must be the memory the parameter's .grad ends up in).</summary>
+    internal static IntPtr LastInputWeightGradient;
 
     /// <summary>The expert computation of a routed pass alone, for measuring what routing costs on top of it
     /// (<c>moelab bench --profile</c>'s floor): the blocks layout's own schedule, chunked matmuls, activation and
@@ -338,6 +348,7 @@ public static class FusedGroupedDispatch
             var gx = torch.empty(plan.Tokens, rows.shape[1], dtype: float32);                    // [T, d]
             unsafe { RowKernels.SumSlots(RowKernels.Pointer(gRows.contiguous()), plan.SlotRow, RowKernels.Pointer(gx), plan.Tokens, plan.Slots, (int)rows.shape[1]); }
             DispatchProfiler.Stop(DispatchPhase.GatherBackward, watch);
+            unsafe { LastInputWeightGradient = (IntPtr)RowKernels.Pointer(gWIn); }
             var gradients = new List<Tensor> { gx, gWeights, gWIn, gWOut, gBIn!, gBOut!, null!, null!, null! };
             foreach (var gradient in gradients) gradient?.MoveToOuterDisposeScope();
             return gradients;
