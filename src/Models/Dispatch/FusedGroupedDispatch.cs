@@ -567,29 +567,37 @@ public static class FusedGroupedDispatch
             }
             // Largest chunks first, handed out one at a time: balanced even when the loads are not.
             var ordered = Enumerable.Range(0, Chunks.Length).OrderByDescending(i => Chunks[i].Rows).ThenBy(i => i).ToArray();
-            int threads = torch.get_num_threads();
-            int next = -1;
-            void Work()
+            OmpTeam.ForEach(ordered.Length, torch.get_num_threads(), i =>
             {
-                int previous = torch.get_num_threads();
+                using var scope = NewDisposeScope();
+                body(Chunks[ordered[i]], ordered[i]);
+            }, OneTorchThread.Enter);
+        }
+
+        /// <summary>A worker's settings while it runs chunks: one torch thread and one MKL thread (both thread-local,
+        /// restored on dispose), and no gradient recording (grad mode is per thread; the node's own work builds no graph
+        /// beyond the activation's).</summary>
+        private sealed class OneTorchThread : IDisposable
+        {
+            private readonly int previous = torch.get_num_threads();
+            private readonly int previousMkl;
+            private readonly IDisposable noGrad;
+
+            private OneTorchThread()
+            {
                 torch.set_num_threads(1);
-                int previousMkl = MklGemm.SetThreadsOnThisThread(1);                              // the direct MKL calls too
-                using var noGrad = torch.no_grad(); // grad mode is per thread; the node's own work builds no graph beyond the activation's
-                try
-                {
-                    for (int i = Interlocked.Increment(ref next); i < ordered.Length; i = Interlocked.Increment(ref next))
-                    {
-                        using var scope = NewDisposeScope();
-                        body(Chunks[ordered[i]], ordered[i]);
-                    }
-                }
-                finally
-                {
-                    MklGemm.SetThreadsOnThisThread(previousMkl);
-                    torch.set_num_threads(previous);
-                }
+                previousMkl = MklGemm.SetThreadsOnThisThread(1);                                  // the direct MKL calls too
+                noGrad = torch.no_grad();
             }
-            OmpTeam.Spread(Math.Min(threads, ordered.Length), Work);
+
+            public static IDisposable Enter() => new OneTorchThread();
+
+            public void Dispose()
+            {
+                noGrad.Dispose();
+                MklGemm.SetThreadsOnThisThread(previousMkl);
+                torch.set_num_threads(previous);
+            }
         }
     }
 }

@@ -90,12 +90,14 @@ internal static unsafe class OmpTeam
     }
 
     /// <summary>body(i) for every i in [0, count), handed out one at a time to at most <paramref name="workers"/>
-    /// threads (<see cref="Spread"/>).</summary>
-    public static void ForEach(int count, int workers, Action<int> body)
+    /// threads (<see cref="Spread"/>). <paramref name="eachThread"/>, when given, is entered once by every thread
+    /// that takes part, before its first item, and disposed after its last (per-thread settings).</summary>
+    public static void ForEach(int count, int workers, Action<int> body, Func<IDisposable>? eachThread = null)
     {
         int next = -1;
         Spread(Math.Min(workers, count), () =>
         {
+            using var setting = eachThread?.Invoke();
             for (int i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next)) body(i);
         });
     }
