@@ -5,7 +5,8 @@ namespace MoeLab.Models.Runtime;
 
 /// <summary>Functions of the <c>libtorch_cpu</c> library that TorchSharp has loaded into this process, found by their
 /// exported names (the C++ switches of <see cref="CpuBackends"/>, MKL's <c>sgemm_</c> for the fused dispatch): for what
-/// TorchSharp has no binding for. Linux only.</summary>
+/// TorchSharp has no binding for. A lookup through the library's handle also searches the libraries it was linked
+/// against (libgomp's <c>GOMP_parallel</c> for <see cref="OmpTeam"/>). Linux only.</summary>
 internal static class LibTorchSymbols
 {
     private const string Library = "libtorch_cpu.so";
