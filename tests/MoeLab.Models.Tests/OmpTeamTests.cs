@@ -151,19 +151,50 @@ public class OmpTeamTests
         }
     }
 
+    /// <summary>Two layers' forward and backward at once from two .NET threads (each thread its own OpenMP team, as two
+    /// notebook tasks would): each gives the same bits as when it runs alone. (The layers and inputs are made one after
+    /// the other: the random generator is shared.)</summary>
+    [Fact]
+    public void TwoThreadsRunningTheFusedDispatchAtOnceGetTheirOwnResults()
+    {
+        if (!OmpTeam.Available) return;
+        var cases = new[] { (ExpertKind.Gelu, false, 32, 64), (ExpertKind.SwiGlu, true, 16, 128) };
+        var alone = cases.Select(c => Pass(Setup(c.Item1, c.Item2, c.Item3, c.Item4))).ToArray();
+        var setups = cases.Select(c => Setup(c.Item1, c.Item2, c.Item3, c.Item4)).ToArray();
+        var together = new Tensor[2][];
+        var threads = Enumerable.Range(0, 2).Select(i => new Thread(() =>
+        {
+            torch.set_num_threads(2);
+            together[i] = Pass(setups[i]);
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromMinutes(2)), "a thread did not finish");
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < alone[i].Length; j++)
+                Assert.True(ToArray(alone[i][j]).SequenceEqual(ToArray(together[i][j])), $"layer {i}, tensor {j}: differs when run beside another");
+    }
+
     private static Tensor[] Run(ExpertKind kind, bool bias, int experts, int hidden, bool team)
     {
         OmpTeam.Enabled = team;
+        return Pass(Setup(kind, bias, experts, hidden));
+    }
+
+    private static (MoeLayer Layer, Tensor X, Tensor Upstream) Setup(ExpertKind kind, bool bias, int experts, int hidden)
+    {
         torch.manual_seed(5);
         var layer = new MoeLayer(new MoeLayerOptions
         {
             DModel = 64, DHidden = hidden, Experts = experts, Kind = kind, Bias = bias, Kernel = GroupedKernel.FusedBlocks,
             Router = new RouterOptions { K = 4 },
         });
-        var x = torch.randn(new long[] { 1024, 64 }).requires_grad_(true);
-        var upstream = torch.randn(1024, 64);
-        var y = layer.forward(x).Output;
-        y.mul(upstream).sum().backward();
-        return new[] { y.detach(), x.grad!, layer.Experts.InputWeight.grad!, layer.Experts.OutputWeight.grad!, layer.Router.GateWeight.grad! };
+        return (layer, torch.randn(new long[] { 1024, 64 }).requires_grad_(true), torch.randn(1024, 64));
+    }
+
+    private static Tensor[] Pass((MoeLayer Layer, Tensor X, Tensor Upstream) s)
+    {
+        var y = s.Layer.forward(s.X).Output;
+        y.mul(s.Upstream).sum().backward();
+        return new[] { y.detach(), s.X.grad!, s.Layer.Experts.InputWeight.grad!, s.Layer.Experts.OutputWeight.grad!, s.Layer.Router.GateWeight.grad! };
     }
 }
