@@ -140,9 +140,7 @@ public class OmpTeamTests
             var onWorkers = Run(kind, bias, experts, hidden, team: false);
             Assert.True(teamRegions >= 6, $"{teamRegions} team regions: the row kernels and the chunks should have run on the team");
             Assert.Equal(before + teamRegions, OmpTeam.Regions);
-            string[] names = { "output", "input gradient", "W_in gradient", "W_out gradient", "router gradient" };
-            for (int i = 0; i < names.Length; i++)
-                Assert.True(ToArray(onTeam[i]).SequenceEqual(ToArray(onWorkers[i])), $"{names[i]} differs between the OpenMP team and .NET workers");
+            SameBits(onTeam, onWorkers, "between the OpenMP team and .NET workers");
         }
         finally
         {
@@ -169,9 +167,7 @@ public class OmpTeamTests
         })).ToArray();
         foreach (var t in threads) t.Start();
         foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromMinutes(2)), "a thread did not finish");
-        for (int i = 0; i < 2; i++)
-            for (int j = 0; j < alone[i].Length; j++)
-                Assert.True(ToArray(alone[i][j]).SequenceEqual(ToArray(together[i][j])), $"layer {i}, tensor {j}: differs when run beside another");
+        for (int i = 0; i < 2; i++) SameBits(alone[i], together[i], $"for layer {i} when run beside another");
     }
 
     private static Tensor[] Run(ExpertKind kind, bool bias, int experts, int hidden, bool team)
@@ -191,10 +187,5 @@ public class OmpTeamTests
         return (layer, torch.randn(new long[] { 1024, 64 }).requires_grad_(true), torch.randn(1024, 64));
     }
 
-    private static Tensor[] Pass((MoeLayer Layer, Tensor X, Tensor Upstream) s)
-    {
-        var y = s.Layer.forward(s.X).Output;
-        y.mul(s.Upstream).sum().backward();
-        return new[] { y.detach(), s.X.grad!, s.Layer.Experts.InputWeight.grad!, s.Layer.Experts.OutputWeight.grad!, s.Layer.Router.GateWeight.grad! };
-    }
+    private static Tensor[] Pass((MoeLayer Layer, Tensor X, Tensor Upstream) s) => LayerPass(s.Layer, s.X, s.Upstream);
 }

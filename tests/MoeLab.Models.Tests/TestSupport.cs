@@ -1,3 +1,4 @@
+using MoeLab.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -28,6 +29,25 @@ internal static class TestSupport
             if (Math.Abs(e[i] - a[i]) > tol)
                 Assert.Fail($"{what}: element {i} differs: expected {e[i]}, got {a[i]} (tolerance {tol}).");
         }
+    }
+
+    /// <summary>What <see cref="LayerPass"/> returns, in order.</summary>
+    public static readonly string[] LayerPassNames = { "output", "input gradient", "W_in gradient", "W_out gradient", "router gradient" };
+
+    /// <summary>One forward and backward of ⟨layer(x), upstream⟩: the output, x's gradient, W_in's, W_out's and the
+    /// router gate's (x must require grad).</summary>
+    public static Tensor[] LayerPass(MoeLayer layer, Tensor x, Tensor upstream)
+    {
+        var y = layer.forward(x).Output;
+        y.mul(upstream).sum().backward();
+        return new[] { y.detach(), x.grad!, layer.Experts.InputWeight.grad!, layer.Experts.OutputWeight.grad!, layer.Router.GateWeight.grad! };
+    }
+
+    /// <summary>Every tensor of two <see cref="LayerPass"/> results equal bit for bit.</summary>
+    public static void SameBits(Tensor[] expected, Tensor[] actual, string what)
+    {
+        for (int i = 0; i < LayerPassNames.Length; i++)
+            Assert.True(ToArray(expected[i]).SequenceEqual(ToArray(actual[i])), $"{LayerPassNames[i]} differs {what}");
     }
 
     /// <summary>Logits whose softmax is exactly the given probabilities (up to float rounding).</summary>
