@@ -55,6 +55,7 @@ public class MklGemmTests
         if (!MklGemm.Available) return;
         int previous = torch.get_num_threads();
         torch.set_num_threads(threads);
+        SmallGemm.Enabled = false;                                          // MKL on both sides (SmallGemmTests covers the other kernel)
         try
         {
             var direct = Run(kind, bias, experts, hidden, useDirect: true);
@@ -64,6 +65,7 @@ public class MklGemmTests
         finally
         {
             MklGemm.Enabled = true;
+            SmallGemm.Enabled = true;
             torch.set_num_threads(previous);
         }
     }

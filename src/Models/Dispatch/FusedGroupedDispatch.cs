@@ -276,7 +276,8 @@ public static class FusedGroupedDispatch
             var leaves = new Tensor[schedule.Chunks.Length];
             var activations = new Tensor[schedule.Chunks.Length];
             int d = (int)rows.shape[1], fw = (int)wIn.shape[2], dOut = shape.DOut;
-            bool direct = DirectGemm(rows, wIn, wOut);
+            bool small = UseSmallGemm(schedule, d, fw, dOut, (int)wOut.shape[1]);
+            bool direct = DirectGemm(small, rows, wIn, wOut);
             schedule.Run((chunk, index) =>
             {
                 // A buffer per chunk: the activation's leaf must not share a version counter with buffers written later.
@@ -286,8 +287,8 @@ public static class FusedGroupedDispatch
                     var h = hidden.narrow(0, start - chunk.Start, count);
                     if (direct) unsafe
                     {
-                        MklGemm.RowMajor(false, false, (int)count, fw, d, RowKernels.Pointer(rows) + start * d, d,
-                            RowKernels.Pointer(wIn) + (long)e * d * fw, fw, 0, RowKernels.Pointer(hidden) + (start - chunk.Start) * fw, fw);
+                        BlockGemm(small, false, false, (int)count, fw, d, RowKernels.Pointer(rows) + start * d, d,
+                            RowKernels.Pointer(wIn) + (long)e * d * fw, fw, RowKernels.Pointer(hidden) + (start - chunk.Start) * fw, fw);
                     }
                     else h.addmm_(rows.narrow(0, start, count), wInE[e], 0, 1);
                     if (bIn is not null) h.add_(bIn[e], One);
@@ -301,8 +302,8 @@ public static class FusedGroupedDispatch
                     var o = output.narrow(0, start, count);
                     if (direct) unsafe
                     {
-                        MklGemm.RowMajor(false, false, (int)count, dOut, f, RowKernels.Pointer(a) + (start - chunk.Start) * f, f,
-                            RowKernels.Pointer(wOut) + (long)e * f * dOut, dOut, 0, RowKernels.Pointer(output) + start * dOut, dOut);
+                        BlockGemm(small, false, false, (int)count, dOut, f, RowKernels.Pointer(a) + (start - chunk.Start) * f, f,
+                            RowKernels.Pointer(wOut) + (long)e * f * dOut, dOut, RowKernels.Pointer(output) + start * dOut, dOut);
                     }
                     else o.addmm_(a.narrow(0, start - chunk.Start, count), wOutE[e], 0, 1);
                     if (bOut is not null) o.add_(bOut[e], One);
@@ -389,7 +390,8 @@ public static class FusedGroupedDispatch
             var (gBInE, gBOutE) = (gBIn?.unbind(0), gBOut?.unbind(0));
             int chunks = schedule.Chunks.Length;
             int fw = (int)wIn.shape[2];
-            bool direct = DirectGemm(rows, wIn, wOut, gOutput);
+            bool small = UseSmallGemm(schedule, d, fw, dOut, (int)wOut.shape[1]);
+            bool direct = DirectGemm(small, rows, wIn, wOut, gOutput);
             schedule.Run((chunk, index) =>
             {
                 var (leaf, activated) = (chunkTensors[index], chunkTensors[chunks + index]);
@@ -404,8 +406,8 @@ public static class FusedGroupedDispatch
                     {
                         float* goPtr = RowKernels.Pointer(gOutput) + start * dOut, aPtr = RowKernels.Pointer(a) + (start - chunk.Start) * f;
                         float* wOutPtr = RowKernels.Pointer(wOut) + (long)e * f * dOut;
-                        MklGemm.RowMajor(false, true, (int)count, f, dOut, goPtr, dOut, wOutPtr, dOut, 0, RowKernels.Pointer(gActivated) + (start - chunk.Start) * f, f);
-                        MklGemm.RowMajor(true, false, f, dOut, (int)count, aPtr, f, goPtr, dOut, 0, RowKernels.Pointer(gWOut) + (long)e * f * dOut, dOut);
+                        BlockGemm(small, false, true, (int)count, f, dOut, goPtr, dOut, wOutPtr, dOut, RowKernels.Pointer(gActivated) + (start - chunk.Start) * f, f);
+                        BlockGemm(small, true, false, f, dOut, (int)count, aPtr, f, goPtr, dOut, RowKernels.Pointer(gWOut) + (long)e * f * dOut, dOut);
                     }
                     else
                     {
@@ -421,8 +423,8 @@ public static class FusedGroupedDispatch
                     if (directHere) unsafe
                     {
                         float* ghPtr = RowKernels.Pointer(gHidden) + (start - chunk.Start) * fw, wInPtr = RowKernels.Pointer(wIn) + (long)e * d * fw;
-                        MklGemm.RowMajor(true, false, d, fw, (int)count, RowKernels.Pointer(rows) + start * d, d, ghPtr, fw, 0, RowKernels.Pointer(gWIn) + (long)e * d * fw, fw);
-                        MklGemm.RowMajor(false, true, (int)count, d, fw, ghPtr, fw, wInPtr, fw, 0, RowKernels.Pointer(gRows) + start * d, d);
+                        BlockGemm(small, true, false, d, fw, (int)count, RowKernels.Pointer(rows) + start * d, d, ghPtr, fw, RowKernels.Pointer(gWIn) + (long)e * d * fw, fw);
+                        BlockGemm(small, false, true, (int)count, d, fw, ghPtr, fw, wInPtr, fw, RowKernels.Pointer(gRows) + start * d, d);
                     }
                     else
                     {
@@ -445,9 +447,24 @@ public static class FusedGroupedDispatch
         /// (<c>addmm_</c> takes its β and α as plain floats in TorchSharp 0.107: no Scalar object, no hazard.)</summary>
         private static readonly Scalar One = 1f.ToScalar();
 
-        /// <summary>True when the blocks' matmuls can go straight to MKL (<see cref="MklGemm"/>): available, and every
-        /// operand contiguous (float32 on the CPU, as the fused path requires anyway).</summary>
-        private static bool DirectGemm(params Tensor[] operands) => MklGemm.Enabled && operands.All(t => t.is_contiguous());
+        /// <summary>True when the blocks' matmuls can take raw pointers — to <see cref="SmallGemm"/> (when
+        /// <paramref name="small"/>) or straight to MKL (<see cref="MklGemm"/>) — rather than <c>addmm_</c>: the kernel is
+        /// there, and every operand contiguous (float32 on the CPU, as the fused path requires anyway).</summary>
+        private static bool DirectGemm(bool small, params Tensor[] operands) => (small || MklGemm.Enabled) && operands.All(t => t.is_contiguous());
+
+        /// <summary>Whether this plan's blocks go to <see cref="SmallGemm"/>: small blocks (<see cref="Schedule.SmallBlocks"/>:
+        /// it beats MKL there, not on larger ones — 1,024 × 1,024 × 256 ran at 83 vs 98 GFLOP/s), the kernel on, and every
+        /// width a C block can have (d, the first matmul's width, d_out, d_ff) a multiple of its panel. Depends on the plan
+        /// and the shapes only, never on the thread count, so the bits do not either.</summary>
+        private static bool UseSmallGemm(Schedule schedule, int d, int fw, int dOut, int f) =>
+            schedule.SmallBlocks && SmallGemm.Enabled && SmallGemm.Fits(d) && SmallGemm.Fits(fw) && SmallGemm.Fits(dOut) && SmallGemm.Fits(f);
+
+        /// <summary>C = op(A) · op(B) (row-major, C overwritten) with the kernel <see cref="UseSmallGemm"/> chose.</summary>
+        private static unsafe void BlockGemm(bool small, bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc)
+        {
+            if (small) SmallGemm.RowMajor(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+            else MklGemm.RowMajor(transA, transB, m, n, k, a, lda, b, ldb, 0, c, ldc);
+        }
 
         private static void ZeroEmptyExperts(Plan plan, Tensor stacked)
         {
@@ -502,6 +519,10 @@ public static class FusedGroupedDispatch
         public required Chunk[] Chunks { get; init; }
         public required bool Parallel { get; init; }
 
+        /// <summary>True when the mean block is below <see cref="ParallelBlockMacs"/> (E 32 × d_ff 256 and finer at T 4,096):
+        /// its matmuls go to <see cref="SmallGemm"/> where that is on.</summary>
+        public bool SmallBlocks { get; private init; }
+
         /// <summary>Blocks [First, First + Count) of <see cref="Blocks"/>, rows [Start, Start + Rows) of the buffer.</summary>
         internal readonly record struct Chunk(int First, int Count, long Start, long Rows);
 
@@ -523,7 +544,7 @@ public static class FusedGroupedDispatch
             // Between the two sizes: in parallel only with enough chunks for every thread, else one chunk, blocks in turn.
             if (!large && meanBlockMacs >= ParallelBlockMacs && !(schedule.Parallel && schedule.Chunks.Length >= ChunksPerThread * threads))
                 schedule = Chunked(blocks, plan.Rows, hiddenWidth, large: true, threads);
-            return schedule;
+            return new Schedule { Blocks = schedule.Blocks, Chunks = schedule.Chunks, Parallel = schedule.Parallel, SmallBlocks = meanBlockMacs < ParallelBlockMacs };
         }
 
         /// <summary>Large blocks: one chunk (each kernel over all rows, with every thread). Otherwise chunks of at most

@@ -103,10 +103,12 @@ internal static unsafe class OmpTeam
 }
 
 /// <summary>How the fused CPU dispatch runs on this machine, in words, for <c>moelab doctor</c> and benchmark headers:
-/// whether its expert matmuls call MKL directly and on which threads its C# kernels run.</summary>
+/// whether its expert matmuls call MKL directly, whether small blocks use <see cref="Dispatch.SmallGemm"/>, and on which
+/// threads its C# kernels run.</summary>
 public static class DispatchThreading
 {
     public static string Describe() =>
-        (Dispatch.MklGemm.Available ? "direct MKL sgemm_" : $"addmm_ (direct MKL off: {Dispatch.MklGemm.Failure})") + "; C# kernels on " +
+        (Dispatch.MklGemm.Available ? "direct MKL sgemm_" : $"addmm_ (direct MKL off: {Dispatch.MklGemm.Failure})") +
+        (Dispatch.SmallGemm.Available ? ", small blocks on MoeLab's AVX2 kernel" : $", small blocks too (AVX2 kernel off: {Dispatch.SmallGemm.Failure})") + "; C# kernels on " +
         (OmpTeam.Available ? "LibTorch's OpenMP team" : $".NET workers (OpenMP team off: {OmpTeam.Failure})");
 }
