@@ -138,7 +138,8 @@ public class OmpTeamTests
             var onTeam = Run(kind, bias, experts, hidden, team: true);
             long teamRegions = OmpTeam.Regions - before;
             var onWorkers = Run(kind, bias, experts, hidden, team: false);
-            Assert.True(teamRegions >= 6, $"{teamRegions} team regions: the row kernels and the chunks should have run on the team");
+            // Gather, forward chunks, combine, backward chunks (the combine's backward inside), gather backward: 5 at least.
+            Assert.True(teamRegions >= 5, $"{teamRegions} team regions: the row kernels and the chunks should have run on the team");
             Assert.Equal(before + teamRegions, OmpTeam.Regions);
             SameBits(onTeam, onWorkers, "between the OpenMP team and .NET workers");
         }

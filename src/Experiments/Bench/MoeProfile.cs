@@ -153,8 +153,12 @@ public static class MoeProfile
                 else Add("dispatch forward (autograd path, not split)", dispatch);
                 if (fused)
                 {
-                    Add("combine backward", backwardPhases[DispatchPhase.CombineBackward]);
-                    Add("expert matmuls + activation backward", backwardPhases[DispatchPhase.ExpertsBackward]);
+                    // The blocks layout makes the combine's backward chunk by chunk inside the expert backward; the padded
+                    // layout (a capacity) still runs it as a phase of its own.
+                    bool combineApart = backwardPhases[DispatchPhase.CombineBackward] > 0;
+                    if (combineApart) Add("combine backward", backwardPhases[DispatchPhase.CombineBackward]);
+                    Add(combineApart ? "expert matmuls + activation backward" : "expert matmuls + activation + combine backward",
+                        backwardPhases[DispatchPhase.ExpertsBackward]);
                     Add("gather backward (sum of the k rows)", backwardPhases[DispatchPhase.GatherBackward]);
                     Add("router backward and autograd overhead (rest)", Math.Max(0, backward - backwardPhases.Values.Sum()));
                 }

@@ -329,20 +329,29 @@ public static class FusedGroupedDispatch
             var gy = gradOutput.to(float32).contiguous();                                         // [T, d_out]
 
             var watch = DispatchProfiler.Start();
-            var gOutput = plan.Layout == FusedLayout.Padded ? torch.zeros(plan.Rows, dOut, dtype: float32) : torch.empty(plan.Rows, dOut, dtype: float32);
-            var gWeights = torch.empty(plan.Tokens, plan.Slots, dtype: float32);                 // [T, k]
-            unsafe
-            {
-                RowKernels.WeightedSumBackward(RowKernels.Pointer(output), RowKernels.Pointer(g), RowKernels.Pointer(gy), plan.SlotRow,
-                    RowKernels.Pointer(gOutput), RowKernels.Pointer(gWeights), plan.Tokens, plan.Slots, dOut);
-            }
-            DispatchProfiler.Stop(DispatchPhase.CombineBackward, watch);
-
-            watch = DispatchProfiler.Start();
             var chunkTensors = saved.Skip(7).ToList();
-            var (gRows, gWIn, gWOut, gBIn, gBOut) = plan.Layout == FusedLayout.Padded
-                ? PaddedBackward(rows, gOutput, wIn, wOut, chunkTensors[0], chunkTensors[1], plan, hasBIn, hasBOut)
-                : BlocksBackward(rows, gOutput, wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
+            Tensor gWeights, gRows, gWIn, gWOut;
+            Tensor? gBIn, gBOut;
+            if (plan.Layout == FusedLayout.Padded)
+            {
+                var gOutput = torch.zeros(plan.Rows, dOut, dtype: float32);
+                gWeights = torch.empty(plan.Tokens, plan.Slots, dtype: float32);                 // [T, k]
+                unsafe
+                {
+                    RowKernels.WeightedSumBackward(RowKernels.Pointer(output), RowKernels.Pointer(g), RowKernels.Pointer(gy), plan.SlotRow,
+                        RowKernels.Pointer(gOutput), RowKernels.Pointer(gWeights), plan.Tokens, plan.Slots, dOut);
+                }
+                DispatchProfiler.Stop(DispatchPhase.CombineBackward, watch);
+                watch = DispatchProfiler.Start();
+                (gRows, gWIn, gWOut, gBIn, gBOut) = PaddedBackward(rows, gOutput, wIn, wOut, chunkTensors[0], chunkTensors[1], plan, hasBIn, hasBOut);
+            }
+            else
+            {
+                // The combine's backward runs chunk by chunk inside the expert backward (its rows' gradients never leave the
+                // chunk's buffer); slots without a row (dropped by a capacity) keep weight gradient 0.
+                gWeights = torch.zeros(plan.Tokens, plan.Slots, dtype: float32);                 // [T, k]
+                (gRows, gWIn, gWOut, gBIn, gBOut) = BlocksBackward(rows, new CombineGradient(output, g, gy, gWeights), wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
+            }
             DispatchProfiler.Stop(DispatchPhase.ExpertsBackward, watch);
 
             watch = DispatchProfiler.Start();
@@ -373,9 +382,21 @@ public static class FusedGroupedDispatch
         /// matmuls, its activation backward and its input-side matmuls back to back. Bias gradients are column sums of
         /// each expert's rows in row order (fixed order, any thread count).</summary>
         internal static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) BlocksBackward(Tensor rows, Tensor gOutput,
+            Tensor wIn, Tensor wOut, IReadOnlyList<Tensor> chunkTensors, Plan plan, bool hasBIn, bool hasBOut) =>
+            BlocksBackward(rows, (object)gOutput, wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
+
+        /// <summary>What the combine's backward needs (the node's saved expert output rows and weights, the upstream
+        /// gradient [T, d_out]) and where it writes the weights' gradient [T, k].</summary>
+        internal sealed record CombineGradient(Tensor Output, Tensor Weights, Tensor Upstream, Tensor WeightGradient);
+
+        /// <summary><paramref name="gradient"/> is either the rows' output gradient [rows, d_out] or a
+        /// <see cref="CombineGradient"/>, from which each chunk makes its rows' output gradient itself.</summary>
+        private static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) BlocksBackward(Tensor rows, object gradient,
             Tensor wIn, Tensor wOut, IReadOnlyList<Tensor> chunkTensors, Plan plan, bool hasBIn, bool hasBOut)
         {
-            int n = plan.Experts, d = (int)rows.shape[1], dOut = (int)gOutput.shape[1];
+            var gOutput = gradient as Tensor;
+            var combine = gradient as CombineGradient;
+            int n = plan.Experts, d = (int)rows.shape[1], dOut = (int)wOut.shape[2];
             var schedule = Schedule.Make(plan, wIn.shape[1] * wIn.shape[2], wIn.shape[2]);
             if (chunkTensors.Count != 2 * schedule.Chunks.Length)
                 throw new InvalidOperationException($"FusedGroupedDispatch: {chunkTensors.Count} saved chunk tensors for {schedule.Chunks.Length} chunks.");
@@ -391,20 +412,28 @@ public static class FusedGroupedDispatch
             int chunks = schedule.Chunks.Length;
             int fw = (int)wIn.shape[2];
             bool small = UseSmallGemm(schedule, d, fw, dOut, (int)wOut.shape[1]);
-            bool direct = DirectGemm(small, rows, wIn, wOut, gOutput);
+            bool direct = DirectGemm(small, rows, wIn, wOut) && (gOutput?.is_contiguous() ?? true);
             schedule.Run((chunk, index) =>
             {
                 var (leaf, activated) = (chunkTensors[index], chunkTensors[chunks + index]);
+                Tensor goChunk;                                                                   // [chunk rows, d_out]
+                if (combine is null) goChunk = gOutput!.narrow(0, chunk.Start, chunk.Rows);
+                else unsafe
+                {
+                    goChunk = torch.empty(chunk.Rows, dOut, dtype: float32);
+                    RowKernels.WeightedSumBackwardRows(RowKernels.Pointer(combine.Output), RowKernels.Pointer(combine.Weights), RowKernels.Pointer(combine.Upstream),
+                        plan.RowToken, plan.SlotRow, RowKernels.Pointer(goChunk), RowKernels.Pointer(combine.WeightGradient), chunk.Start, chunk.Rows, plan.Slots, dOut);
+                }
                 var a = activated.detach();                                                       // [chunk rows, d_ff]
                 var gActivated = torch.empty_like(a);
                 bool directHere = direct && a.is_contiguous() && gActivated.is_contiguous();
                 int f = (int)a.shape[1];
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
-                    var go = gOutput.narrow(0, start, count);
+                    var go = goChunk.narrow(0, start - chunk.Start, count);
                     if (directHere) unsafe
                     {
-                        float* goPtr = RowKernels.Pointer(gOutput) + start * dOut, aPtr = RowKernels.Pointer(a) + (start - chunk.Start) * f;
+                        float* goPtr = RowKernels.Pointer(goChunk) + (start - chunk.Start) * dOut, aPtr = RowKernels.Pointer(a) + (start - chunk.Start) * f;
                         float* wOutPtr = RowKernels.Pointer(wOut) + (long)e * f * dOut;
                         BlockGemm(small, false, true, (int)count, f, dOut, goPtr, dOut, wOutPtr, dOut, RowKernels.Pointer(gActivated) + (start - chunk.Start) * f, f);
                         BlockGemm(small, true, false, f, dOut, (int)count, aPtr, f, goPtr, dOut, RowKernels.Pointer(gWOut) + (long)e * f * dOut, dOut);

@@ -96,6 +96,25 @@ internal static unsafe class RowKernels
         });
     }
 
+    /// <summary><see cref="WeightedSumBackward"/> for the buffer rows [first, first + count) only, on this thread (the
+    /// fused dispatch calls it per chunk inside the expert backward, so the rows' gradients are made in a chunk buffer
+    /// that stays in cache instead of a [rows, d] tensor written and read back): gRows[r − first] = w[t, s]·gy[t] and
+    /// gw[t, s] = ⟨gy[t], rows[r]⟩ for the slot (t, s) that row r holds. The same operations on the same values, so the
+    /// same bits; slots without a row are left alone.</summary>
+    public static void WeightedSumBackwardRows(float* rows, float* w, float* gy, int* rowToken, int* slotRow, float* gRows, float* gw,
+        long first, long count, int k, int d)
+    {
+        for (long r = first; r < first + count; r++)
+        {
+            int t = rowToken[r], s = 0;
+            while (s < k && slotRow[t * k + s] != r) s++;
+            if (t < 0 || s == k) throw new InvalidOperationException($"RowKernels.WeightedSumBackwardRows: row {r} (token {t}) is no slot's row.");
+            float* g = gy + (long)t * d;
+            gw[t * k + s] = Dot(g, rows + r * d, d);
+            Scale(w[t * k + s], g, gRows + (r - first) * d, d);
+        }
+    }
+
     /// <summary>gx[t] = Σ_s gRows[slotRow[t·k + s]] over the slots with a row (s in order); 0 when none.</summary>
     public static void SumSlots(float* gRows, int* slotRow, float* gx, int tokens, int k, int d)
     {
