@@ -144,8 +144,10 @@ public static class MoeProfile
                 if (fused)
                 {
                     Add("plan: counting sort by expert (host)", forwardPhases[DispatchPhase.Plan]);
-                    Add("gather rows into expert order", forwardPhases[DispatchPhase.Gather]);
-                    Add("expert matmuls + activation forward", forwardPhases[DispatchPhase.Experts]);
+                    // Small blocks gather each expert's rows inside the expert forward; larger ones in a phase of their own.
+                    bool gatherApart = forwardPhases[DispatchPhase.Gather] > 0;
+                    if (gatherApart) Add("gather rows into expert order", forwardPhases[DispatchPhase.Gather]);
+                    Add(gatherApart ? "expert matmuls + activation forward" : "gather + expert matmuls + activation forward", forwardPhases[DispatchPhase.Experts]);
                     Add("combine (weighted un-permute) forward", forwardPhases[DispatchPhase.Combine]);
                     double accounted = forwardPhases.Values.Sum();
                     Add("dispatch forward, other", Math.Max(0, dispatch - accounted));

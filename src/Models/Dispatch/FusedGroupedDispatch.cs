@@ -172,6 +172,10 @@ public static class FusedGroupedDispatch
     /// backward output, a fresh alias of the same memory that autograd can keep without copying.</summary>
     private static Tensor? Alias(Tensor? parameter) => parameter?.view(parameter.shape);
 
+    /// <summary>Whether small blocks gather their rows inside their chunks (default) rather than in one pass before the
+    /// matmuls; for tests and in-process comparisons.</summary>
+    internal static bool PerBlockGather { get; set; } = true;
+
     /// <summary>Where the last backward wrote W_in's gradient (for tests: it must be the memory the parameter's .grad ends up in).</summary>
     internal static IntPtr LastInputWeightGradient;
 
@@ -196,11 +200,11 @@ public static class FusedGroupedDispatch
         var input = rows.contiguous();
         var chunkTensors = new List<Tensor>();
         Tensor output;
-        using (torch.no_grad()) output = FusedExpertsFunction.BlocksForward(input, wIn, wOut, bIn, bOut, plan, bank.Shape, true, chunkTensors);
+        using (torch.no_grad()) output = FusedExpertsFunction.BlocksForward(new FusedExpertsFunction.RowSource(input, null), wIn, wOut, bIn, bOut, plan, bank.Shape, true, chunkTensors);
         return (output, gradOutput =>
         {
             using var noGrad = torch.no_grad();
-            var (gRows, gWIn, gWOut, gBIn, gBOut) = FusedExpertsFunction.BlocksBackward(input, gradOutput.contiguous(), wIn, wOut, chunkTensors, plan, bIn is not null, bOut is not null);
+            var (gRows, gWIn, gWOut, gBIn, gBOut) = FusedExpertsFunction.BlocksBackward(new FusedExpertsFunction.RowSource(input, null), gradOutput.contiguous(), wIn, wOut, chunkTensors, plan, bIn is not null, bOut is not null);
             return new[] { gRows, gWIn, gWOut, gBIn, gBOut };
         });
     }
@@ -215,16 +219,22 @@ public static class FusedGroupedDispatch
             var (x, g, wIn, wOut) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3]);
             var (bIn, bOut, plan, shape, needsGrad) = (vars[4] as Tensor, vars[5] as Tensor, (Plan)vars[6], (FeedForwardShape)vars[7], (bool)vars[8]);
             int d = (int)x.shape[1], dOut = shape.DOut;
-            var watch = DispatchProfiler.Start();
-            var rows = torch.empty(plan.Rows, d, dtype: float32);                               // [rows, d] tokens in expert order
-            unsafe { RowKernels.Gather(RowKernels.Pointer(x), plan.RowToken, plan.Rows, RowKernels.Pointer(rows), d); }
-            DispatchProfiler.Stop(DispatchPhase.Gather, watch);
+            // Small blocks gather each expert's rows inside their chunk (RowSource.Tokens); otherwise one gather of all rows.
+            bool perBlock = PerBlockGather && plan.Layout == FusedLayout.Blocks && Schedule.Make(plan, wIn.shape[1] * wIn.shape[2], wIn.shape[2]).SmallBlocks;
+            Tensor rows = x;
+            if (!perBlock)
+            {
+                var watch0 = DispatchProfiler.Start();
+                rows = torch.empty(plan.Rows, d, dtype: float32);                                 // [rows, d] tokens in expert order
+                unsafe { RowKernels.Gather(RowKernels.Pointer(x), plan.RowToken, plan.Rows, RowKernels.Pointer(rows), d); }
+                DispatchProfiler.Stop(DispatchPhase.Gather, watch0);
+            }
 
-            watch = DispatchProfiler.Start();
+            var watch = DispatchProfiler.Start();
             var saved = new List<Tensor> { rows, null!, g, wIn, wOut, plan.RowTokens, plan.SlotRows };
             var output = plan.Layout == FusedLayout.Padded
                 ? PaddedForward(rows, wIn, wOut, bIn, bOut, plan, shape, needsGrad, saved)
-                : BlocksForward(rows, wIn, wOut, bIn, bOut, plan, shape, needsGrad, saved);
+                : BlocksForward(new RowSource(rows, perBlock ? plan : null), wIn, wOut, bIn, bOut, plan, shape, needsGrad, saved);
             saved[1] = output;                                                                    // [rows, d_out]
             DispatchProfiler.Stop(DispatchPhase.Experts, watch);
 
@@ -236,6 +246,7 @@ public static class FusedGroupedDispatch
             ctx.save_for_backward(saved);
             ctx.save_data("plan", plan);
             ctx.save_data("biases", (bIn is not null, bOut is not null));
+            ctx.save_data("perBlock", perBlock);
             return y;
         }
 
@@ -266,9 +277,10 @@ public static class FusedGroupedDispatch
         /// <summary>One matmul per non-empty expert, chunk by chunk (<see cref="Schedule"/>): a chunk's first matmuls,
         /// its activation and its second matmuls run back to back while its rows are still in cache. Saves each
         /// chunk's activation leaf and output (in chunk order).</summary>
-        internal static Tensor BlocksForward(Tensor rows, Tensor wIn, Tensor wOut, Tensor? bIn, Tensor? bOut, Plan plan, FeedForwardShape shape,
+        internal static Tensor BlocksForward(RowSource source, Tensor wIn, Tensor wOut, Tensor? bIn, Tensor? bOut, Plan plan, FeedForwardShape shape,
             bool needsGrad, List<Tensor> saved)
         {
+            var rows = source.Rows;
             var output = torch.empty(plan.Rows, shape.DOut, dtype: float32);                     // [rows, d_out]
             var wInE = wIn.unbind(0);                                                             // E views, one call each
             var wOutE = wOut.unbind(0);
@@ -282,15 +294,17 @@ public static class FusedGroupedDispatch
             {
                 // A buffer per chunk: the activation's leaf must not share a version counter with buffers written later.
                 var hidden = torch.empty(chunk.Rows, fw, dtype: float32);                       // [chunk rows, F]
+                var blockRows = source.BlockBuffer(schedule, chunk);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     var h = hidden.narrow(0, start - chunk.Start, count);
+                    var x = source.Block(start, count, blockRows);                                // [count, d] this expert's rows
                     if (direct) unsafe
                     {
-                        BlockGemm(small, false, false, (int)count, fw, d, RowKernels.Pointer(rows) + start * d, d,
+                        BlockGemm(small, false, false, (int)count, fw, d, RowKernels.Pointer(x), d,
                             RowKernels.Pointer(wIn) + (long)e * d * fw, fw, RowKernels.Pointer(hidden) + (start - chunk.Start) * fw, fw);
                     }
-                    else h.addmm_(rows.narrow(0, start, count), wInE[e], 0, 1);
+                    else h.addmm_(x, wInE[e], 0, 1);
                     if (bIn is not null) h.add_(bIn[e], One);
                 }
                 var (leaf, activated) = Activate(hidden, shape.Kind, needsGrad);                 // [chunk rows, d_ff]
@@ -350,7 +364,8 @@ public static class FusedGroupedDispatch
                 // The combine's backward runs chunk by chunk inside the expert backward (its rows' gradients never leave the
                 // chunk's buffer); slots without a row (dropped by a capacity) keep weight gradient 0.
                 gWeights = torch.zeros(plan.Tokens, plan.Slots, dtype: float32);                 // [T, k]
-                (gRows, gWIn, gWOut, gBIn, gBOut) = BlocksBackward(rows, new CombineGradient(output, g, gy, gWeights), wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
+                var source = new RowSource(rows, (bool)ctx.get_data("perBlock") ? plan : null);
+                (gRows, gWIn, gWOut, gBIn, gBOut) = BlocksBackward(source, new CombineGradient(output, g, gy, gWeights), wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
             }
             DispatchProfiler.Stop(DispatchPhase.ExpertsBackward, watch);
 
@@ -381,9 +396,31 @@ public static class FusedGroupedDispatch
         /// <summary>Backward of <see cref="BlocksForward"/>, chunk by chunk in the forward's schedule: a chunk's output-side
         /// matmuls, its activation backward and its input-side matmuls back to back. Bias gradients are column sums of
         /// each expert's rows in row order (fixed order, any thread count).</summary>
-        internal static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) BlocksBackward(Tensor rows, Tensor gOutput,
+        internal static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) BlocksBackward(RowSource source, Tensor gOutput,
             Tensor wIn, Tensor wOut, IReadOnlyList<Tensor> chunkTensors, Plan plan, bool hasBIn, bool hasBOut) =>
-            BlocksBackward(rows, (object)gOutput, wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
+            BlocksBackward(source, (object)gOutput, wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
+
+        /// <summary>Where the blocks' input rows come from: <see cref="Rows"/> already in expert order ([rows, d]; the plan is
+        /// null), or the tokens [T, d] with the <see cref="Plan"/> whose row → token map picks them — then each expert's rows
+        /// are gathered inside its chunk, into a buffer of that chunk that is still in cache when the matmul reads it, instead
+        /// of one [rows, d] copy (k times the input) written before the matmuls and kept for the backward. The copies are
+        /// exact, so the bits are the same either way.</summary>
+        internal sealed record RowSource(Tensor Rows, Plan? Plan)
+        {
+            /// <summary>A buffer for the largest block of the chunk when rows are gathered per block, else null.</summary>
+            public Tensor? BlockBuffer(Schedule schedule, Schedule.Chunk chunk) =>
+                Plan is null ? null : torch.empty(schedule.BlocksOf(chunk).Max(b => b.Count), Rows.shape[1], dtype: float32);
+
+            /// <summary>The rows [start, start + count) in expert order: a view of <see cref="Rows"/>, or gathered into
+            /// <paramref name="buffer"/>.</summary>
+            public unsafe Tensor Block(long start, long count, Tensor? buffer)
+            {
+                if (Plan is null) return Rows.narrow(0, start, count);
+                var block = buffer!.narrow(0, 0, count);
+                RowKernels.Gather(RowKernels.Pointer(Rows), Plan.RowToken + start, (int)count, RowKernels.Pointer(block), (int)Rows.shape[1]);
+                return block;
+            }
+        }
 
         /// <summary>What the combine's backward needs (the node's saved expert output rows and weights, the upstream
         /// gradient [T, d_out]) and where it writes the weights' gradient [T, k].</summary>
@@ -391,9 +428,10 @@ public static class FusedGroupedDispatch
 
         /// <summary><paramref name="gradient"/> is either the rows' output gradient [rows, d_out] or a
         /// <see cref="CombineGradient"/>, from which each chunk makes its rows' output gradient itself.</summary>
-        private static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) BlocksBackward(Tensor rows, object gradient,
+        private static (Tensor GRows, Tensor GWIn, Tensor GWOut, Tensor? GBIn, Tensor? GBOut) BlocksBackward(RowSource source, object gradient,
             Tensor wIn, Tensor wOut, IReadOnlyList<Tensor> chunkTensors, Plan plan, bool hasBIn, bool hasBOut)
         {
+            var rows = source.Rows;
             var gOutput = gradient as Tensor;
             var combine = gradient as CombineGradient;
             int n = plan.Experts, d = (int)rows.shape[1], dOut = (int)wOut.shape[2];
@@ -446,18 +484,20 @@ public static class FusedGroupedDispatch
                     if (gBOutE is not null) ColumnSums(go, gBOutE[e]);
                 }
                 var gHidden = torch.autograd.grad(new[] { activated }, new[] { leaf }, new[] { gActivated })[0].contiguous(); // [chunk rows, F]
+                var blockRows = source.BlockBuffer(schedule, chunk);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     var gh = gHidden.narrow(0, start - chunk.Start, count);
+                    var x = source.Block(start, count, blockRows);                                // [count, d] this expert's rows
                     if (directHere) unsafe
                     {
                         float* ghPtr = RowKernels.Pointer(gHidden) + (start - chunk.Start) * fw, wInPtr = RowKernels.Pointer(wIn) + (long)e * d * fw;
-                        BlockGemm(small, true, false, d, fw, (int)count, RowKernels.Pointer(rows) + start * d, d, ghPtr, fw, RowKernels.Pointer(gWIn) + (long)e * d * fw, fw);
+                        BlockGemm(small, true, false, d, fw, (int)count, RowKernels.Pointer(x), d, ghPtr, fw, RowKernels.Pointer(gWIn) + (long)e * d * fw, fw);
                         BlockGemm(small, false, true, (int)count, d, fw, ghPtr, fw, wInPtr, fw, RowKernels.Pointer(gRows) + start * d, d);
                     }
                     else
                     {
-                        gWInE[e].addmm_(rows.narrow(0, start, count).t(), gh, 0, 1);
+                        gWInE[e].addmm_(x.t(), gh, 0, 1);
                         gRows.narrow(0, start, count).addmm_(gh, wInE[e].t(), 0, 1);
                     }
                     if (gBInE is not null) ColumnSums(gh, gBInE[e]);
