@@ -14,6 +14,7 @@ public class TopKSelectionTests
     [InlineData(128, 8, 2)]
     [InlineData(256, 16, 2)]
     [InlineData(256, 8, 1)]
+    [InlineData(100, 3, 2)]     // no split into k groups of whole vectors: every entry is inserted
     public void TheSelectionIsTopksChoiceInTopksOrder(int experts, int k, int threads)
     {
         using var scope = NewDisposeScope();

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
 using MoeLab.Models.Dispatch;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -53,29 +55,72 @@ internal static class TopKSelection
     /// <summary>Rows the last call left to <c>topk</c> (for tests).</summary>
     internal static int LastUndecidedRows;
 
-    /// <summary>Insertion into a sorted prefix of k; false on an equality or a NaN met while comparing with a kept
-    /// value (the order among equal values is then left to <c>topk</c>).</summary>
+    /// <summary>The row's k largest entries (<see cref="Insert"/>, entry by entry in index order); false when a tie or a
+    /// NaN leaves the order to <c>topk</c>. Where the row splits into k groups of whole 8-wide vectors (N 256 k 8,
+    /// N 128 k 16, N 64 k 8, …) only the candidates are inserted: the smallest of the k group maxima is at most the k-th
+    /// largest entry (the k maxima are k entries at least that large), so entries below it can never be kept, and an
+    /// entry passed over that way could only have tied with another such entry, which changes nothing among the k kept.
+    /// T 4,096 × N 256, k 8 (near-uniform probabilities, the worst case for the bound): 1.8–1.9 ms on 2 threads when every
+    /// entry was inserted, 1.08–1.24 ms with the bound.</summary>
     private static unsafe bool SelectRow(float* row, int n, int k, Span<float> kept, long* index)
     {
         int filled = 0;
-        for (int i = 0; i < n; i++)
+        int group = n / k;
+        if (Vector256.IsHardwareAccelerated && n % k == 0 && group % 8 == 0)
         {
-            float v = row[i];
-            if (float.IsNaN(v)) return false;
-            int s;
-            if (filled < k) s = filled++;
-            else
+            float threshold = float.PositiveInfinity;
+            for (int g = 0; g < k; g++)
             {
-                float worst = kept[k - 1];
-                if (v < worst) continue;
-                if (v == worst) return false;
-                s = k - 1;
+                float* p = row + (long)g * group;
+                var max = Vector256.Load(p);
+                var nan = ~Vector256.Equals(max, max);
+                for (int j = 8; j < group; j += 8)
+                {
+                    var v = Vector256.Load(p + j);
+                    max = Vector256.Max(max, v);
+                    nan |= ~Vector256.Equals(v, v);
+                }
+                if (nan != Vector256<float>.Zero) return false;                               // NaN: topk decides
+                var half = Vector128.Max(max.GetLower(), max.GetUpper());
+                float groupMax = MathF.Max(MathF.Max(half[0], half[1]), MathF.Max(half[2], half[3]));
+                threshold = MathF.Min(threshold, groupMax);
             }
-            while (s > 0 && v > kept[s - 1]) { kept[s] = kept[s - 1]; index[s] = index[s - 1]; s--; }
-            if (s > 0 && v == kept[s - 1]) return false;
-            kept[s] = v;
-            index[s] = i;
+            var bound = Vector256.Create(threshold);
+            for (int i = 0; i < n; i += 8)
+            {
+                uint candidates = Vector256.GreaterThanOrEqual(Vector256.Load(row + i), bound).ExtractMostSignificantBits();
+                for (; candidates != 0; candidates &= candidates - 1)
+                {
+                    int j = i + BitOperations.TrailingZeroCount(candidates);
+                    if (!Insert(row[j], j, ref filled, k, kept, index)) return false;
+                }
+            }
+            return filled == k;
         }
+        for (int i = 0; i < n; i++)
+            if (!Insert(row[i], i, ref filled, k, kept, index)) return false;
+        return true;
+    }
+
+    /// <summary>Insertion of entry i into a sorted prefix of k; false on an equality or a NaN met while comparing with a
+    /// kept value (the order among equal values is then left to <c>topk</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool Insert(float v, int i, ref int filled, int k, Span<float> kept, long* index)
+    {
+        if (float.IsNaN(v)) return false;
+        int s;
+        if (filled < k) s = filled++;
+        else
+        {
+            float worst = kept[k - 1];
+            if (v < worst) return true;
+            if (v == worst) return false;
+            s = k - 1;
+        }
+        while (s > 0 && v > kept[s - 1]) { kept[s] = kept[s - 1]; index[s] = index[s - 1]; s--; }
+        if (s > 0 && v == kept[s - 1]) return false;
+        kept[s] = v;
+        index[s] = i;
         return true;
     }
 }
