@@ -176,6 +176,10 @@ public static class FusedGroupedDispatch
     /// matmuls; for tests and in-process comparisons.</summary>
     internal static bool PerBlockGather { get; set; } = true;
 
+    /// <summary>Whether the blocks layout without an output bias derives the combine's backward from u = gy·W_outᵀ
+    /// (default; see <c>CombineGradient</c>) rather than from the kept output rows; for tests and in-process comparisons.</summary>
+    internal static bool CombineFromUpstream { get; set; } = true;
+
     /// <summary>Where the last backward wrote W_in's gradient (for tests: it must be the memory the parameter's .grad ends up in).</summary>
     internal static IntPtr LastInputWeightGradient;
 
@@ -235,7 +239,10 @@ public static class FusedGroupedDispatch
             var output = plan.Layout == FusedLayout.Padded
                 ? PaddedForward(rows, wIn, wOut, bIn, bOut, plan, shape, needsGrad, saved)
                 : BlocksForward(new RowSource(rows, perBlock ? plan : null), wIn, wOut, bIn, bOut, plan, shape, needsGrad, saved);
-            saved[1] = output;                                                                    // [rows, d_out]
+            // The blocks layout without an output bias never reads the output rows in the backward (CombineGradient):
+            // not kept, so their memory (k times the layer's output) is free once the combine below has read them.
+            bool outputKept = plan.Layout == FusedLayout.Padded || bOut is not null || !CombineFromUpstream;
+            saved[1] = outputKept ? output : torch.empty(0, dOut, dtype: float32);               // [rows or 0, d_out]
             DispatchProfiler.Stop(DispatchPhase.Experts, watch);
 
             watch = DispatchProfiler.Start();
@@ -247,6 +254,7 @@ public static class FusedGroupedDispatch
             ctx.save_data("plan", plan);
             ctx.save_data("biases", (bIn is not null, bOut is not null));
             ctx.save_data("perBlock", perBlock);
+            ctx.save_data("outputKept", outputKept);
             return y;
         }
 
@@ -365,7 +373,8 @@ public static class FusedGroupedDispatch
                 // chunk's buffer); slots without a row (dropped by a capacity) keep weight gradient 0.
                 gWeights = torch.zeros(plan.Tokens, plan.Slots, dtype: float32);                 // [T, k]
                 var source = new RowSource(rows, (bool)ctx.get_data("perBlock") ? plan : null);
-                (gRows, gWIn, gWOut, gBIn, gBOut) = BlocksBackward(source, new CombineGradient(output, g, gy, gWeights), wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
+                var combine = new CombineGradient((bool)ctx.get_data("outputKept") ? output : null, g, gy, gWeights);
+                (gRows, gWIn, gWOut, gBIn, gBOut) = BlocksBackward(source, combine, wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
             }
             DispatchProfiler.Stop(DispatchPhase.ExpertsBackward, watch);
 
@@ -422,9 +431,13 @@ public static class FusedGroupedDispatch
             }
         }
 
-        /// <summary>What the combine's backward needs (the node's saved expert output rows and weights, the upstream
-        /// gradient [T, d_out]) and where it writes the weights' gradient [T, k].</summary>
-        internal sealed record CombineGradient(Tensor Output, Tensor Weights, Tensor Upstream, Tensor WeightGradient);
+        /// <summary>What the combine's backward needs (the combine weights g [T, k], the upstream gradient gy [T, d_out]) and
+        /// where it writes the weights' gradient [T, k]. With the expert output rows (layers with an output bias), each chunk
+        /// makes its rows' output gradient g·gy and ∂/∂g = ⟨gy, output row⟩ (<see cref="RowKernels.WeightedSumBackwardRows"/>).
+        /// Without them, it works from u = gy·W_outᵀ, which the backward needs anyway: the output row is a·W_out, so
+        /// ∂/∂g = ⟨gy, a·W_out⟩ = ⟨u, a⟩ (d_ff long instead of d_out, on rows still in cache), ∂/∂a = g·u, and
+        /// ∂/∂W_out = (g·a)ᵀ·gy — no [rows, d_out] output kept for the backward and none read back from memory.</summary>
+        internal sealed record CombineGradient(Tensor? Output, Tensor Weights, Tensor Upstream, Tensor WeightGradient);
 
         /// <summary><paramref name="gradient"/> is either the rows' output gradient [rows, d_out] or a
         /// <see cref="CombineGradient"/>, from which each chunk makes its rows' output gradient itself.</summary>
@@ -451,24 +464,50 @@ public static class FusedGroupedDispatch
             int fw = (int)wIn.shape[2];
             bool small = UseSmallGemm(schedule, d, fw, dOut, (int)wOut.shape[1]);
             bool direct = DirectGemm(small, rows, wIn, wOut) && (gOutput?.is_contiguous() ?? true);
+            bool fromUpstream = combine is not null && combine.Output is null;                  // see CombineGradient
+            if (fromUpstream && hasBOut)
+                throw new InvalidOperationException("FusedGroupedDispatch: with an output bias, the combine's backward needs the output rows.");
             schedule.Run((chunk, index) =>
             {
                 var (leaf, activated) = (chunkTensors[index], chunkTensors[chunks + index]);
-                Tensor goChunk;                                                                   // [chunk rows, d_out]
+                var a = activated.detach().contiguous();                                          // [chunk rows, d_ff]
+                var gActivated = torch.empty_like(a);
+                bool directHere = direct && gActivated.is_contiguous();
+                int f = (int)a.shape[1];
+                // [chunk rows, d_out]: the rows' output gradient, or (from upstream) the rows' upstream gradient gy.
+                Tensor goChunk;
+                Tensor? scaledA = null;                                                           // from upstream: g·a [chunk rows, d_ff]
                 if (combine is null) goChunk = gOutput!.narrow(0, chunk.Start, chunk.Rows);
+                else if (!fromUpstream) unsafe
+                {
+                    goChunk = torch.empty(chunk.Rows, dOut, dtype: float32);
+                    RowKernels.WeightedSumBackwardRows(RowKernels.Pointer(combine.Output!), RowKernels.Pointer(combine.Weights), RowKernels.Pointer(combine.Upstream),
+                        plan.RowToken, plan.SlotRow, RowKernels.Pointer(goChunk), RowKernels.Pointer(combine.WeightGradient), chunk.Start, chunk.Rows, plan.Slots, dOut);
+                }
                 else unsafe
                 {
                     goChunk = torch.empty(chunk.Rows, dOut, dtype: float32);
-                    RowKernels.WeightedSumBackwardRows(RowKernels.Pointer(combine.Output), RowKernels.Pointer(combine.Weights), RowKernels.Pointer(combine.Upstream),
-                        plan.RowToken, plan.SlotRow, RowKernels.Pointer(goChunk), RowKernels.Pointer(combine.WeightGradient), chunk.Start, chunk.Rows, plan.Slots, dOut);
+                    RowKernels.Gather(RowKernels.Pointer(combine.Upstream), plan.RowToken + chunk.Start, (int)chunk.Rows, RowKernels.Pointer(goChunk), dOut);
+                    scaledA = torch.empty_like(a);
                 }
-                var a = activated.detach();                                                       // [chunk rows, d_ff]
-                var gActivated = torch.empty_like(a);
-                bool directHere = direct && a.is_contiguous() && gActivated.is_contiguous();
-                int f = (int)a.shape[1];
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     var go = goChunk.narrow(0, start - chunk.Start, count);
+                    if (fromUpstream) unsafe
+                    {
+                        // u = gy·W_outᵀ into gActivated's rows, then per row ∂/∂g = ⟨u, a⟩, g·a, and u → g·u = ∂/∂a.
+                        var u = gActivated.narrow(0, start - chunk.Start, count);
+                        var aw = scaledA!.narrow(0, start - chunk.Start, count);
+                        if (directHere)
+                            BlockGemm(small, false, true, (int)count, f, dOut, RowKernels.Pointer(go), dOut, RowKernels.Pointer(wOut) + (long)e * f * dOut, dOut, RowKernels.Pointer(u), f);
+                        else u.addmm_(go, wOutE[e].t(), 0, 1);
+                        RowKernels.CombineBackwardFromUpstream(RowKernels.Pointer(u), RowKernels.Pointer(a) + (start - chunk.Start) * f, RowKernels.Pointer(combine!.Weights),
+                            plan.RowToken, plan.SlotRow, RowKernels.Pointer(aw), RowKernels.Pointer(combine.WeightGradient), start, count, plan.Slots, f);
+                        if (directHere)
+                            BlockGemm(small, true, false, f, dOut, (int)count, RowKernels.Pointer(aw), f, RowKernels.Pointer(go), dOut, RowKernels.Pointer(gWOut) + (long)e * f * dOut, dOut);
+                        else gWOutE[e].addmm_(aw.t(), go, 0, 1);
+                        continue;                                                                 // no output bias on this path
+                    }
                     if (directHere) unsafe
                     {
                         float* goPtr = RowKernels.Pointer(goChunk) + (start - chunk.Start) * dOut, aPtr = RowKernels.Pointer(a) + (start - chunk.Start) * f;

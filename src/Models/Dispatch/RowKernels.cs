@@ -115,6 +115,26 @@ internal static unsafe class RowKernels
         }
     }
 
+    /// <summary>The combine's backward for one expert's buffer rows [first, first + count), from u = gy·W_outᵀ (see the
+    /// fused dispatch's <c>CombineGradient</c>), on this thread: for row r holding slot (t, s) with weight w = w[t, s],
+    /// gw[t, s] = ⟨u[r], a[r]⟩, scaledA[r] = w·a[r], and u[r] ← w·u[r]. u, a and scaledA hold the block's rows only
+    /// (row r at r − first), each <paramref name="f"/> wide.</summary>
+    public static void CombineBackwardFromUpstream(float* u, float* a, float* w, int* rowToken, int* slotRow, float* scaledA, float* gw,
+        long first, long count, int k, int f)
+    {
+        for (long r = first; r < first + count; r++)
+        {
+            int t = rowToken[r], s = 0;
+            while (s < k && slotRow[t * k + s] != r) s++;
+            if (t < 0 || s == k) throw new InvalidOperationException($"RowKernels.CombineBackwardFromUpstream: row {r} (token {t}) is no slot's row.");
+            long o = (r - first) * f;
+            float weight = w[t * k + s];
+            gw[t * k + s] = Dot(u + o, a + o, f);
+            Scale(weight, a + o, scaledA + o, f);
+            Scale(weight, u + o, u + o, f);
+        }
+    }
+
     /// <summary>gx[t] = Σ_s gRows[slotRow[t·k + s]] over the slots with a row (s in order); 0 when none.</summary>
     public static void SumSlots(float* gRows, int* slotRow, float* gx, int tokens, int k, int d)
     {
