@@ -66,6 +66,40 @@ public class SmallGemmTests
         }
     }
 
+    /// <summary>Row indices: row i of A is row aRows[i] of the matrix given (any order, repeats allowed), bit for bit the
+    /// product of the gathered rows; a transposed A with indices is refused.</summary>
+    [Theory]
+    [InlineData(13, 32, 70)]
+    [InlineData(6, 16, 300)]
+    public unsafe void RowIndicesPickTheRowsOfA(int m, int n, int k)
+    {
+        if (!SmallGemm.Available) return;
+        var rng = new Random(m + n + k);
+        int sourceRows = 17, lda = k + 2;
+        var source = Random(rng, sourceRows * lda);
+        var index = Enumerable.Range(0, m).Select(_ => rng.Next(sourceRows)).ToArray();
+        index[m - 1] = index[0];                                                           // a repeated row
+        var gathered = new float[m * k];
+        for (int i = 0; i < m; i++) Array.Copy(source, index[i] * lda, gathered, i * k, k);
+        var b = Random(rng, k * n);
+        var viaIndex = new float[m * n];
+        var viaCopy = new float[m * n];
+        fixed (float* ps = source, pg = gathered, pb = b, pi = viaIndex, pc = viaCopy)
+        fixed (int* rows = index)
+        {
+            SmallGemm.RowMajor(false, false, m, n, k, ps, lda, pb, n, pi, n, rows);
+            SmallGemm.RowMajor(false, false, m, n, k, pg, k, pb, n, pc, n);
+        }
+        Assert.Equal(viaCopy, viaIndex);
+        Assert.Contains(viaIndex, v => v != 0);
+        var error = Assert.Throws<ArgumentException>(() =>
+        {
+            fixed (float* ps = source, pb = b, pi = viaIndex)
+            fixed (int* rows = index) SmallGemm.RowMajor(true, false, m, n, k, ps, lda, pb, n, pi, n, rows);
+        });
+        Assert.Contains("non-transposed", error.Message);
+    }
+
     [Fact]
     public unsafe void ZeroDepthGivesZerosAndAWidthOffThePanelIsRefused()
     {

@@ -302,17 +302,27 @@ public static class FusedGroupedDispatch
             {
                 // A buffer per chunk: the activation's leaf must not share a version counter with buffers written later.
                 var hidden = torch.empty(chunk.Rows, fw, dtype: float32);                       // [chunk rows, F]
-                var blockRows = source.BlockBuffer(schedule, chunk);
+                // The small-block kernel reads the tokens' rows where they are (row indices); other kernels get them gathered.
+                bool indexed = small && direct && source.Plan is not null;
+                var blockRows = indexed ? null : source.BlockBuffer(schedule, chunk);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     var h = hidden.narrow(0, start - chunk.Start, count);
-                    var x = source.Block(start, count, blockRows);                                // [count, d] this expert's rows
-                    if (direct) unsafe
+                    if (indexed) unsafe
                     {
-                        BlockGemm(small, false, false, (int)count, fw, d, RowKernels.Pointer(x), d,
-                            RowKernels.Pointer(wIn) + (long)e * d * fw, fw, RowKernels.Pointer(hidden) + (start - chunk.Start) * fw, fw);
+                        SmallGemm.RowMajor(false, false, (int)count, fw, d, RowKernels.Pointer(source.Rows), d, RowKernels.Pointer(wIn) + (long)e * d * fw, fw,
+                            RowKernels.Pointer(hidden) + (start - chunk.Start) * fw, fw, source.Plan!.RowToken + start);
                     }
-                    else h.addmm_(x, wInE[e], 0, 1);
+                    else
+                    {
+                        var x = source.Block(start, count, blockRows);                            // [count, d] this expert's rows
+                        if (direct) unsafe
+                        {
+                            BlockGemm(small, false, false, (int)count, fw, d, RowKernels.Pointer(x), d,
+                                RowKernels.Pointer(wIn) + (long)e * d * fw, fw, RowKernels.Pointer(hidden) + (start - chunk.Start) * fw, fw);
+                        }
+                        else h.addmm_(x, wInE[e], 0, 1);
+                    }
                     if (bIn is not null) h.add_(bIn[e], One);
                 }
                 var (leaf, activated) = Activate(hidden, shape.Kind, needsGrad);                 // [chunk rows, d_ff]

@@ -60,9 +60,12 @@ internal static unsafe class SmallGemm
     /// <summary>C = op(A) · op(B) for row-major matrices, overwriting C [m, n] (leading dimension ldc): op(A) [m, k] is
     /// A stored [m, k] (or [k, m] when <paramref name="transA"/>) with leading dimension lda, op(B) [k, n] likewise.
     /// Needs <see cref="Enabled"/>, m, k ≥ 0 and <see cref="Fits"/>(n). A transposed B is copied into a buffer of this
-    /// thread (k × n floats, kept for the thread's next calls).</summary>
-    public static void RowMajor(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc)
+    /// thread (k × n floats, kept for the thread's next calls). With <paramref name="aRows"/> (not transposed A only),
+    /// row i of A is row aRows[i] of the matrix at <paramref name="a"/>: the fused dispatch reads each expert's token rows
+    /// where they are instead of gathering them first.</summary>
+    public static void RowMajor(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, int* aRows = null)
     {
+        if (transA && aRows is not null) throw new ArgumentException("SmallGemm: row indices need a non-transposed A.");
         if (!Available) throw new InvalidOperationException($"SmallGemm: not available ({Failure}).");
         if (!Fits(n) || m < 0 || k < 0) throw new ArgumentException($"SmallGemm: n = {n} must be a positive multiple of {Panel}; m = {m}, k = {k} must be ≥ 0.");
         Interlocked.Increment(ref calls);
@@ -79,21 +82,38 @@ internal static unsafe class SmallGemm
             b = p;
             ldb = n;
         }
-        long ars = transA ? 1 : lda, acs = transA ? lda : 1;
+        long acs = transA ? lda : 1;
+        float** row = RowTable(m);                                                            // where each row of op(A) starts
+        for (int i = 0; i < m; i++) row[i] = transA ? a + i : aRows is not null ? a + (long)aRows[i] * lda : a + (long)i * lda;
         for (int k0 = 0; k0 < k; k0 += DepthBlock)
         {
             int kc = Math.Min(DepthBlock, k - k0);
             bool accumulate = k0 > 0;
-            float* ak = a + k0 * acs, bk = b + (long)k0 * ldb;
+            long ak = k0 * acs;
+            float* bk = b + (long)k0 * ldb;
             for (int j = 0; j < n; j += Panel)
             {
                 int i = 0;
-                for (; i + 6 <= m; i += 6) Tile6(kc, ak + i * ars, ars, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate);
-                if (i + 4 <= m) { Tile4(kc, ak + i * ars, ars, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate); i += 4; }
-                if (i + 2 <= m) { Tile2(kc, ak + i * ars, ars, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate); i += 2; }
-                if (i < m) Tile1(kc, ak + i * ars, acs, bk + j, ldb, c + (long)i * ldc + j, accumulate);
+                for (; i + 6 <= m; i += 6) Tile6(kc, row + i, ak, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate);
+                if (i + 4 <= m) { Tile4(kc, row + i, ak, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate); i += 4; }
+                if (i + 2 <= m) { Tile2(kc, row + i, ak, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate); i += 2; }
+                if (i < m) Tile1(kc, row[i] + ak, acs, bk + j, ldb, c + (long)i * ldc + j, accumulate);
             }
         }
+    }
+
+    [ThreadStatic] private static float** rowTable;
+    [ThreadStatic] private static int rowTableCapacity;
+
+    private static float** RowTable(int rows)
+    {
+        if (rowTableCapacity < rows)
+        {
+            if (rowTable is not null) System.Runtime.InteropServices.NativeMemory.Free(rowTable);
+            rowTable = (float**)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)rows, (nuint)sizeof(float*));
+            rowTableCapacity = rows;
+        }
+        return rowTable;
     }
 
     private static float* Buffer(long floats)
@@ -142,13 +162,13 @@ internal static unsafe class SmallGemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Start(float* c, bool accumulate) => accumulate ? Avx.LoadVector256(c) : Vector256<float>.Zero;
 
-    private static void Tile6(int k, float* a, long ars, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    private static void Tile6(int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
     {
+        float* a = row[0] + offset, a1 = row[1] + offset, a2 = row[2] + offset, a3 = row[3] + offset, a4 = row[4] + offset, a5 = row[5] + offset;
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
         Vector256<float> x00 = Start(c, accumulate), x01 = Start(c + 8, accumulate), x10 = Start(c1, accumulate), x11 = Start(c1 + 8, accumulate),
             x20 = Start(c2, accumulate), x21 = Start(c2 + 8, accumulate), x30 = Start(c3, accumulate), x31 = Start(c3 + 8, accumulate),
             x40 = Start(c4, accumulate), x41 = Start(c4 + 8, accumulate), x50 = Start(c5, accumulate), x51 = Start(c5 + 8, accumulate);
-        float* a1 = a + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars;
         for (long o = 0, end = k * acs; o != end; o += acs, b += ldb)
         {
             var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8);
@@ -164,12 +184,12 @@ internal static unsafe class SmallGemm
         Avx.Store(c4, x40); Avx.Store(c4 + 8, x41); Avx.Store(c5, x50); Avx.Store(c5 + 8, x51);
     }
 
-    private static void Tile4(int k, float* a, long ars, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    private static void Tile4(int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
     {
+        float* a = row[0] + offset, a1 = row[1] + offset, a2 = row[2] + offset, a3 = row[3] + offset;
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
         Vector256<float> x00 = Start(c, accumulate), x01 = Start(c + 8, accumulate), x10 = Start(c1, accumulate), x11 = Start(c1 + 8, accumulate),
             x20 = Start(c2, accumulate), x21 = Start(c2 + 8, accumulate), x30 = Start(c3, accumulate), x31 = Start(c3 + 8, accumulate);
-        float* a1 = a + ars, a2 = a1 + ars, a3 = a2 + ars;
         for (long o = 0, end = k * acs; o != end; o += acs, b += ldb)
         {
             var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8);
@@ -182,11 +202,11 @@ internal static unsafe class SmallGemm
         Avx.Store(c2, x20); Avx.Store(c2 + 8, x21); Avx.Store(c3, x30); Avx.Store(c3 + 8, x31);
     }
 
-    private static void Tile2(int k, float* a, long ars, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    private static void Tile2(int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
     {
+        float* a = row[0] + offset, a1 = row[1] + offset;
         float* c1 = c + ldc;
         Vector256<float> x00 = Start(c, accumulate), x01 = Start(c + 8, accumulate), x10 = Start(c1, accumulate), x11 = Start(c1 + 8, accumulate);
-        float* a1 = a + ars;
         for (long o = 0, end = k * acs; o != end; o += acs, b += ldb)
         {
             var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8);
