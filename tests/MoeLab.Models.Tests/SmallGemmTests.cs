@@ -34,9 +34,24 @@ public class SmallGemmTests
     [InlineData(true, false, 5, 16, 300)]      // 4 + 1 rows, depth over two blocks (the weight-gradient shape)
     [InlineData(false, true, 9, 80, 259)]      // 6 + 2 rows; a transposed B with a depth not a multiple of 8
     [InlineData(true, true, 3, 16, 1)]
-    public unsafe void EveryElementIsTheInOrderFmaChain(bool transA, bool transB, int m, int n, int k)
+    [InlineData(true, false, 13, 64, 300)]     // transposed A over several depth blocks: the 6 × 32 tiles where enabled
+    public void EveryElementIsTheInOrderFmaChain(bool transA, bool transB, int m, int n, int k)
     {
         if (!SmallGemm.Available) return;
+        bool wide = SmallGemm.Wide;
+        try
+        {
+            foreach (var tiles in new[] { false, true })                               // 6 × 16 only, and with 6 × 32
+            {
+                SmallGemm.Wide = tiles;
+                CheckFmaChain(transA, transB, m, n, k);
+            }
+        }
+        finally { SmallGemm.Wide = wide; }
+    }
+
+    private static unsafe void CheckFmaChain(bool transA, bool transB, int m, int n, int k)
+    {
         var rng = new Random(m * 1000 + n * 10 + k);
         // Stored with padded leading dimensions (3 more than the width) to catch a stride mix-up.
         int aRows = transA ? k : m, aCols = transA ? m : k, bRows = transB ? n : k, bCols = transB ? k : n;
@@ -59,7 +74,7 @@ public class SmallGemmTests
                 }
                 float actual = c[i * ldc + j];
                 Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual),
-                    $"C[{i},{j}] = {actual:R}, the FMA chain gives {expected:R} (transA {transA}, transB {transB}, {m}×{n}×{k})");
+                    $"C[{i},{j}] = {actual:R}, the FMA chain gives {expected:R} (transA {transA}, transB {transB}, {m}×{n}×{k}, 6 × 32 tiles {SmallGemm.Wide})");
                 Assert.True(Math.Abs(actual - exact) <= 1e-5 * k, $"C[{i},{j}] = {actual:R} is far from the exact {exact:R}");
             }
             for (int j = n; j < ldc; j++) Assert.True(float.IsNaN(c[i * ldc + j]), $"C[{i},{j}] beyond the width was written");

@@ -11,7 +11,8 @@ namespace MoeLab.Models.Dispatch;
 /// quarter of the time. These blocks fit in L1/L2 as they are, so a plain register-tiled kernel without packing runs them
 /// at 86–108 GFLOP/s (measured the same way); see the README's benchmark section for the layer-level effect.
 /// <para>The kernel: tiles of 6 rows × 16 columns of C held in twelve 8-wide registers; for each step along the depth
-/// one row of B's 16 columns is loaded and each of the six A values broadcast and multiplied in with FMA. Row
+/// one row of B's 16 columns is loaded and each of the six A values broadcast and multiplied in with FMA; where the JIT
+/// has 32 vector registers (AVX-512VL), 6 × 32 tiles (24 registers) where they measured faster (<see cref="Wide"/>). Row
 /// remainders use 4-, 2- and 1-row tiles. The depth runs in blocks of <see cref="DepthBlock"/> (the tile is stored and
 /// reloaded between blocks, so B's rows for one panel stay in L1). A transposed B (<c>C = A · Bᵀ</c>) is first
 /// transposed into a per-thread buffer with 8 × 8 register transposes; a transposed A needs no copy (its broadcasts
@@ -85,6 +86,11 @@ internal static unsafe class SmallGemm
         long acs = transA ? lda : 1;
         float** row = RowTable(m);                                                            // where each row of op(A) starts
         for (int i = 0; i < m; i++) row[i] = transA ? a + i : aRows is not null ? a + (long)aRows[i] * lda : a + (long)i * lda;
+        // 6 × 32 tiles where they measured faster than 6 × 16 (one core, E 256 / E 128 / E 32 blocks, two rounds): not
+        // transposed A (E 256 d_ff 64, first matmul 82 → 93–101 GFLOP/s, the transposed-B one 87 → 95–100) and a
+        // transposed A over more than one depth block (E 128 weight gradient, depth 512: 99 → 110–112); a transposed A
+        // within one depth block stays on 6 × 16 (E 256 weight gradients: 106–109 vs 94–102 on 6 × 32).
+        bool wide = Wide && (!transA || k > DepthBlock);
         for (int k0 = 0; k0 < k; k0 += DepthBlock)
         {
             int kc = Math.Min(DepthBlock, k - k0);
@@ -94,12 +100,26 @@ internal static unsafe class SmallGemm
             for (int j = 0; j < n; j += Panel)
             {
                 int i = 0;
+                if (wide && j + 2 * Panel <= n)
+                {
+                    for (; i + 6 <= m; i += 6) Tile6x32(kc, row + i, ak, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate);
+                    Remainder(i, m, kc, row, ak, acs, bk + j, ldb, c + j, ldc, accumulate);
+                    Remainder(i, m, kc, row, ak, acs, bk + j + Panel, ldb, c + j + Panel, ldc, accumulate);
+                    j += Panel;
+                    continue;
+                }
                 for (; i + 6 <= m; i += 6) Tile6(kc, row + i, ak, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate);
-                if (i + 4 <= m) { Tile4(kc, row + i, ak, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate); i += 4; }
-                if (i + 2 <= m) { Tile2(kc, row + i, ak, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate); i += 2; }
-                if (i < m) Tile1(kc, row[i] + ak, acs, bk + j, ldb, c + (long)i * ldc + j, accumulate);
+                Remainder(i, m, kc, row, ak, acs, bk + j, ldb, c + j, ldc, accumulate);
             }
         }
+    }
+
+    /// <summary>Rows [i, m) (fewer than 6) of one 16-column panel: 4-, 2- and 1-row tiles.</summary>
+    private static void Remainder(int i, int m, int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    {
+        if (i + 4 <= m) { Tile4(k, row + i, offset, acs, b, ldb, c + (long)i * ldc, ldc, accumulate); i += 4; }
+        if (i + 2 <= m) { Tile2(k, row + i, offset, acs, b, ldb, c + (long)i * ldc, ldc, accumulate); i += 2; }
+        if (i < m) Tile1(k, row[i] + offset, acs, b, ldb, c + (long)i * ldc, accumulate);
     }
 
     [ThreadStatic] private static float** rowTable;
@@ -182,6 +202,39 @@ internal static unsafe class SmallGemm
         Avx.Store(c, x00); Avx.Store(c + 8, x01); Avx.Store(c1, x10); Avx.Store(c1 + 8, x11);
         Avx.Store(c2, x20); Avx.Store(c2 + 8, x21); Avx.Store(c3, x30); Avx.Store(c3 + 8, x31);
         Avx.Store(c4, x40); Avx.Store(c4 + 8, x41); Avx.Store(c5, x50); Avx.Store(c5 + 8, x51);
+    }
+
+    /// <summary>Whether 6 × 32 tiles (24 accumulators) are used: only where the JIT has 32 vector registers (AVX-512VL,
+    /// EVEX encoding), else they would spill. Either tile gives every element the same FMA chain, so the same bits.
+    /// Tests switch it to check both.</summary>
+    internal static bool Wide { get; set; } = Avx512F.VL.IsSupported;
+
+    private static void Tile6x32(int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    {
+        float* a = row[0] + offset, a1 = row[1] + offset, a2 = row[2] + offset, a3 = row[3] + offset, a4 = row[4] + offset, a5 = row[5] + offset;
+        float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
+        Vector256<float> x00 = Start(c, accumulate), x01 = Start(c + 8, accumulate), x02 = Start(c + 16, accumulate), x03 = Start(c + 24, accumulate),
+            x10 = Start(c1, accumulate), x11 = Start(c1 + 8, accumulate), x12 = Start(c1 + 16, accumulate), x13 = Start(c1 + 24, accumulate),
+            x20 = Start(c2, accumulate), x21 = Start(c2 + 8, accumulate), x22 = Start(c2 + 16, accumulate), x23 = Start(c2 + 24, accumulate),
+            x30 = Start(c3, accumulate), x31 = Start(c3 + 8, accumulate), x32 = Start(c3 + 16, accumulate), x33 = Start(c3 + 24, accumulate),
+            x40 = Start(c4, accumulate), x41 = Start(c4 + 8, accumulate), x42 = Start(c4 + 16, accumulate), x43 = Start(c4 + 24, accumulate),
+            x50 = Start(c5, accumulate), x51 = Start(c5 + 8, accumulate), x52 = Start(c5 + 16, accumulate), x53 = Start(c5 + 24, accumulate);
+        for (long o = 0, end = k * acs; o != end; o += acs, b += ldb)
+        {
+            var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8); var b2 = Avx.LoadVector256(b + 16); var b3 = Avx.LoadVector256(b + 24);
+            var v = Vector256.Create(a[o]); x00 = Fma.MultiplyAdd(v, b0, x00); x01 = Fma.MultiplyAdd(v, b1, x01); x02 = Fma.MultiplyAdd(v, b2, x02); x03 = Fma.MultiplyAdd(v, b3, x03);
+            v = Vector256.Create(a1[o]); x10 = Fma.MultiplyAdd(v, b0, x10); x11 = Fma.MultiplyAdd(v, b1, x11); x12 = Fma.MultiplyAdd(v, b2, x12); x13 = Fma.MultiplyAdd(v, b3, x13);
+            v = Vector256.Create(a2[o]); x20 = Fma.MultiplyAdd(v, b0, x20); x21 = Fma.MultiplyAdd(v, b1, x21); x22 = Fma.MultiplyAdd(v, b2, x22); x23 = Fma.MultiplyAdd(v, b3, x23);
+            v = Vector256.Create(a3[o]); x30 = Fma.MultiplyAdd(v, b0, x30); x31 = Fma.MultiplyAdd(v, b1, x31); x32 = Fma.MultiplyAdd(v, b2, x32); x33 = Fma.MultiplyAdd(v, b3, x33);
+            v = Vector256.Create(a4[o]); x40 = Fma.MultiplyAdd(v, b0, x40); x41 = Fma.MultiplyAdd(v, b1, x41); x42 = Fma.MultiplyAdd(v, b2, x42); x43 = Fma.MultiplyAdd(v, b3, x43);
+            v = Vector256.Create(a5[o]); x50 = Fma.MultiplyAdd(v, b0, x50); x51 = Fma.MultiplyAdd(v, b1, x51); x52 = Fma.MultiplyAdd(v, b2, x52); x53 = Fma.MultiplyAdd(v, b3, x53);
+        }
+        Avx.Store(c, x00); Avx.Store(c + 8, x01); Avx.Store(c + 16, x02); Avx.Store(c + 24, x03);
+        Avx.Store(c1, x10); Avx.Store(c1 + 8, x11); Avx.Store(c1 + 16, x12); Avx.Store(c1 + 24, x13);
+        Avx.Store(c2, x20); Avx.Store(c2 + 8, x21); Avx.Store(c2 + 16, x22); Avx.Store(c2 + 24, x23);
+        Avx.Store(c3, x30); Avx.Store(c3 + 8, x31); Avx.Store(c3 + 16, x32); Avx.Store(c3 + 24, x33);
+        Avx.Store(c4, x40); Avx.Store(c4 + 8, x41); Avx.Store(c4 + 16, x42); Avx.Store(c4 + 24, x43);
+        Avx.Store(c5, x50); Avx.Store(c5 + 8, x51); Avx.Store(c5 + 16, x52); Avx.Store(c5 + 24, x53);
     }
 
     private static void Tile4(int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
