@@ -290,28 +290,30 @@ public static class FusedGroupedDispatch
         {
             var rows = source.Rows;
             var output = torch.empty(plan.Rows, shape.DOut, dtype: float32);                     // [rows, d_out]
-            var wInE = wIn.unbind(0);                                                             // E views, one call each
-            var wOutE = wOut.unbind(0);
             var schedule = Schedule.Make(plan, wIn.shape[1] * wIn.shape[2], wIn.shape[2]);
             var leaves = new Tensor[schedule.Chunks.Length];
             var activations = new Tensor[schedule.Chunks.Length];
             int d = (int)rows.shape[1], fw = (int)wIn.shape[2], dOut = shape.DOut;
             bool small = UseSmallGemm(schedule, d, fw, dOut, (int)wOut.shape[1]);
             bool direct = DirectGemm(small, rows, wIn, wOut);
+            // Raw addresses taken once (nint: lambdas cannot capture pointers): with 256 experts, a tensor view and an
+            // address lookup per matmul were a few milliseconds of the pass.
+            nint rowsAt = Address(rows), wInAt = Address(wIn), wOutAt = Address(wOut), outputAt = Address(output);
             schedule.Run((chunk, index) =>
             {
                 // A buffer per chunk: the activation's leaf must not share a version counter with buffers written later.
                 var hidden = torch.empty(chunk.Rows, fw, dtype: float32);                       // [chunk rows, F]
+                nint hiddenAt = Address(hidden);
                 // The small-block kernel reads the tokens' rows where they are (row indices); other kernels get them gathered.
                 bool indexed = small && direct && source.Plan is not null;
                 var blockRows = indexed ? null : source.BlockBuffer(schedule, chunk);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
-                    var h = hidden.narrow(0, start - chunk.Start, count);
+                    long at = start - chunk.Start;
                     if (indexed) unsafe
                     {
-                        SmallGemm.RowMajor(false, false, (int)count, fw, d, RowKernels.Pointer(source.Rows), d, RowKernels.Pointer(wIn) + (long)e * d * fw, fw,
-                            RowKernels.Pointer(hidden) + (start - chunk.Start) * fw, fw, source.Plan!.RowToken + start);
+                        SmallGemm.RowMajor(false, false, (int)count, fw, d, (float*)rowsAt, d, (float*)wInAt + (long)e * d * fw, fw,
+                            (float*)hiddenAt + at * fw, fw, source.Plan!.RowToken + start);
                     }
                     else
                     {
@@ -319,26 +321,26 @@ public static class FusedGroupedDispatch
                         if (direct) unsafe
                         {
                             BlockGemm(small, false, false, (int)count, fw, d, RowKernels.Pointer(x), d,
-                                RowKernels.Pointer(wIn) + (long)e * d * fw, fw, RowKernels.Pointer(hidden) + (start - chunk.Start) * fw, fw);
+                                (float*)wInAt + (long)e * d * fw, fw, (float*)hiddenAt + at * fw, fw);
                         }
-                        else h.addmm_(x, wInE[e], 0, 1);
+                        else hidden.narrow(0, at, count).addmm_(x, wIn[e], 0, 1);
                     }
-                    if (bIn is not null) h.add_(bIn[e], One);
+                    if (bIn is not null) hidden.narrow(0, at, count).add_(bIn[e], One);
                 }
                 var (leaf, activated) = Activate(hidden, shape.Kind, needsGrad);                 // [chunk rows, d_ff]
                 var a = activated.detach();
-                direct &= a.is_contiguous();
+                bool directHere = direct && a.is_contiguous();
+                nint aAt = directHere ? Address(a) : 0;
                 int f = (int)a.shape[1];
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
-                    var o = output.narrow(0, start, count);
-                    if (direct) unsafe
+                    if (directHere) unsafe
                     {
-                        BlockGemm(small, false, false, (int)count, dOut, f, RowKernels.Pointer(a) + (start - chunk.Start) * f, f,
-                            RowKernels.Pointer(wOut) + (long)e * f * dOut, dOut, RowKernels.Pointer(output) + start * dOut, dOut);
+                        BlockGemm(small, false, false, (int)count, dOut, f, (float*)aAt + (start - chunk.Start) * f, f,
+                            (float*)wOutAt + (long)e * f * dOut, dOut, (float*)outputAt + start * dOut, dOut);
                     }
-                    else o.addmm_(a.narrow(0, start - chunk.Start, count), wOutE[e], 0, 1);
-                    if (bOut is not null) o.add_(bOut[e], One);
+                    else output.narrow(0, start, count).addmm_(a.narrow(0, start - chunk.Start, count), wOut[e], 0, 1);
+                    if (bOut is not null) output.narrow(0, start, count).add_(bOut[e], One);
                 }
                 leaves[index] = leaf.DetachFromDisposeScope();
                 activations[index] = activated.DetachFromDisposeScope();
@@ -468,8 +470,6 @@ public static class FusedGroupedDispatch
             var gBIn = hasBIn ? torch.zeros(n, wIn.shape[2], dtype: float32) : null;
             var gBOut = hasBOut ? torch.zeros(n, dOut, dtype: float32) : null;
             var gRows = torch.empty(plan.Rows, d, dtype: float32);
-            var (wInE, wOutE, gWInE, gWOutE) = (wIn.unbind(0), wOut.unbind(0), gWIn.unbind(0), gWOut.unbind(0));
-            var (gBInE, gBOutE) = (gBIn?.unbind(0), gBOut?.unbind(0));
             int chunks = schedule.Chunks.Length;
             int fw = (int)wIn.shape[2];
             bool small = UseSmallGemm(schedule, d, fw, dOut, (int)wOut.shape[1]);
@@ -477,6 +477,9 @@ public static class FusedGroupedDispatch
             bool fromUpstream = combine is not null && combine.Output is null;                  // see CombineGradient
             if (fromUpstream && hasBOut)
                 throw new InvalidOperationException("FusedGroupedDispatch: with an output bias, the combine's backward needs the output rows.");
+            nint wInAt = Address(wIn), wOutAt = Address(wOut), gWInAt = Address(gWIn), gWOutAt = Address(gWOut), gRowsAt = Address(gRows);
+            nint weightsAt = combine is null ? 0 : Address(combine.Weights), gWeightsAt = combine is null ? 0 : Address(combine.WeightGradient);
+            nint sourceAt = Address(source.Rows);
             schedule.Run((chunk, index) =>
             {
                 var (leaf, activated) = (chunkTensors[index], chunkTensors[chunks + index]);
@@ -484,6 +487,7 @@ public static class FusedGroupedDispatch
                 var gActivated = torch.empty_like(a);
                 bool directHere = direct && gActivated.is_contiguous();
                 int f = (int)a.shape[1];
+                nint aAt = Address(a), gActivatedAt = Address(gActivated);
                 // [chunk rows, d_out]: the rows' output gradient, or (from upstream) the rows' upstream gradient gy.
                 Tensor goChunk;
                 Tensor? scaledA = null;                                                           // from upstream: g·a [chunk rows, d_ff]
@@ -500,56 +504,63 @@ public static class FusedGroupedDispatch
                     RowKernels.Gather(RowKernels.Pointer(combine.Upstream), plan.RowToken + chunk.Start, (int)chunk.Rows, RowKernels.Pointer(goChunk), dOut);
                     scaledA = torch.empty_like(a);
                 }
+                nint goAt = Address(goChunk), scaledAt = scaledA is null ? 0 : Address(scaledA);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
-                    var go = goChunk.narrow(0, start - chunk.Start, count);
+                    long at = start - chunk.Start;
                     if (fromUpstream) unsafe
                     {
                         // u = gy·W_outᵀ into gActivated's rows, then per row ∂/∂g = ⟨u, a⟩, g·a, and u → g·u = ∂/∂a.
-                        var u = gActivated.narrow(0, start - chunk.Start, count);
-                        var aw = scaledA!.narrow(0, start - chunk.Start, count);
+                        float* go = (float*)goAt + at * dOut, u = (float*)gActivatedAt + at * f, aw = (float*)scaledAt + at * f;
                         if (directHere)
-                            BlockGemm(small, false, true, (int)count, f, dOut, RowKernels.Pointer(go), dOut, RowKernels.Pointer(wOut) + (long)e * f * dOut, dOut, RowKernels.Pointer(u), f);
-                        else u.addmm_(go, wOutE[e].t(), 0, 1);
-                        RowKernels.CombineBackwardFromUpstream(RowKernels.Pointer(u), RowKernels.Pointer(a) + (start - chunk.Start) * f, RowKernels.Pointer(combine!.Weights),
-                            plan.RowToken, plan.SlotRow, RowKernels.Pointer(aw), RowKernels.Pointer(combine.WeightGradient), start, count, plan.Slots, f);
+                            BlockGemm(small, false, true, (int)count, f, dOut, go, dOut, (float*)wOutAt + (long)e * f * dOut, dOut, u, f);
+                        else gActivated.narrow(0, at, count).addmm_(goChunk.narrow(0, at, count), wOut[e].t(), 0, 1);
+                        RowKernels.CombineBackwardFromUpstream(u, (float*)aAt + at * f, (float*)weightsAt, plan.RowToken, plan.SlotRow, aw, (float*)gWeightsAt,
+                            start, count, plan.Slots, f);
                         if (directHere)
-                            BlockGemm(small, true, false, f, dOut, (int)count, RowKernels.Pointer(aw), f, RowKernels.Pointer(go), dOut, RowKernels.Pointer(gWOut) + (long)e * f * dOut, dOut);
-                        else gWOutE[e].addmm_(aw.t(), go, 0, 1);
+                            BlockGemm(small, true, false, f, dOut, (int)count, aw, f, go, dOut, (float*)gWOutAt + (long)e * f * dOut, dOut);
+                        else gWOut[e].addmm_(scaledA!.narrow(0, at, count).t(), goChunk.narrow(0, at, count), 0, 1);
                         continue;                                                                 // no output bias on this path
                     }
                     if (directHere) unsafe
                     {
-                        float* goPtr = RowKernels.Pointer(goChunk) + (start - chunk.Start) * dOut, aPtr = RowKernels.Pointer(a) + (start - chunk.Start) * f;
-                        float* wOutPtr = RowKernels.Pointer(wOut) + (long)e * f * dOut;
-                        BlockGemm(small, false, true, (int)count, f, dOut, goPtr, dOut, wOutPtr, dOut, RowKernels.Pointer(gActivated) + (start - chunk.Start) * f, f);
-                        BlockGemm(small, true, false, f, dOut, (int)count, aPtr, f, goPtr, dOut, RowKernels.Pointer(gWOut) + (long)e * f * dOut, dOut);
+                        float* goPtr = (float*)goAt + at * dOut, aPtr = (float*)aAt + at * f;
+                        BlockGemm(small, false, true, (int)count, f, dOut, goPtr, dOut, (float*)wOutAt + (long)e * f * dOut, dOut, (float*)gActivatedAt + at * f, f);
+                        BlockGemm(small, true, false, f, dOut, (int)count, aPtr, f, goPtr, dOut, (float*)gWOutAt + (long)e * f * dOut, dOut);
                     }
                     else
                     {
-                        gActivated.narrow(0, start - chunk.Start, count).addmm_(go, wOutE[e].t(), 0, 1);
-                        gWOutE[e].addmm_(a.narrow(0, start - chunk.Start, count).t(), go, 0, 1);
+                        var go = goChunk.narrow(0, at, count);
+                        gActivated.narrow(0, at, count).addmm_(go, wOut[e].t(), 0, 1);
+                        gWOut[e].addmm_(a.narrow(0, at, count).t(), go, 0, 1);
                     }
-                    if (gBOutE is not null) ColumnSums(go, gBOutE[e]);
+                    if (gBOut is not null) ColumnSums(goChunk.narrow(0, at, count), gBOut[e]);
                 }
                 var gHidden = torch.autograd.grad(new[] { activated }, new[] { leaf }, new[] { gActivated })[0].contiguous(); // [chunk rows, F]
+                nint gHiddenAt = Address(gHidden);
                 var blockRows = source.BlockBuffer(schedule, chunk);
+                nint blockRowsAt = blockRows is null ? 0 : Address(blockRows);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
-                    var gh = gHidden.narrow(0, start - chunk.Start, count);
-                    var x = source.Block(start, count, blockRows);                                // [count, d] this expert's rows
+                    long at = start - chunk.Start;
                     if (directHere) unsafe
                     {
-                        float* ghPtr = RowKernels.Pointer(gHidden) + (start - chunk.Start) * fw, wInPtr = RowKernels.Pointer(wIn) + (long)e * d * fw;
-                        BlockGemm(small, true, false, d, fw, (int)count, RowKernels.Pointer(x), d, ghPtr, fw, RowKernels.Pointer(gWIn) + (long)e * d * fw, fw);
-                        BlockGemm(small, false, true, (int)count, d, fw, ghPtr, fw, wInPtr, fw, RowKernels.Pointer(gRows) + start * d, d);
+                        // This expert's rows: where they are (already in expert order), or gathered into the chunk's buffer.
+                        float* x = (float*)blockRowsAt;
+                        if (source.Plan is null) x = (float*)sourceAt + start * d;
+                        else RowKernels.Gather((float*)sourceAt, plan.RowToken + start, (int)count, x, d);
+                        float* ghPtr = (float*)gHiddenAt + at * fw;
+                        BlockGemm(small, true, false, d, fw, (int)count, x, d, ghPtr, fw, (float*)gWInAt + (long)e * d * fw, fw);
+                        BlockGemm(small, false, true, (int)count, d, fw, ghPtr, fw, (float*)wInAt + (long)e * d * fw, fw, (float*)gRowsAt + start * d, d);
                     }
                     else
                     {
-                        gWInE[e].addmm_(x.t(), gh, 0, 1);
-                        gRows.narrow(0, start, count).addmm_(gh, wInE[e].t(), 0, 1);
+                        var x = source.Block(start, count, blockRows);                            // [count, d] this expert's rows
+                        var gh = gHidden.narrow(0, at, count);
+                        gWIn[e].addmm_(x.t(), gh, 0, 1);
+                        gRows.narrow(0, start, count).addmm_(gh, wIn[e].t(), 0, 1);
                     }
-                    if (gBInE is not null) ColumnSums(gh, gBInE[e]);
+                    if (gBIn is not null) ColumnSums(gHidden.narrow(0, at, count), gBIn[e]);
                 }
             });
             return (gRows, gWIn, gWOut, gBIn, gBOut);
@@ -576,6 +587,9 @@ public static class FusedGroupedDispatch
         /// and the shapes only, never on the thread count, so the bits do not either.</summary>
         private static bool UseSmallGemm(Schedule schedule, int d, int fw, int dOut, int f) =>
             schedule.SmallBlocks && SmallGemm.Enabled && SmallGemm.Fits(d) && SmallGemm.Fits(fw) && SmallGemm.Fits(dOut) && SmallGemm.Fits(f);
+
+        /// <summary>The address of a contiguous float32 tensor's first element, as a value a lambda can capture.</summary>
+        private static unsafe nint Address(Tensor t) => (nint)RowKernels.Pointer(t);
 
         /// <summary>C = op(A) · op(B) (row-major, C overwritten) with the kernel <see cref="UseSmallGemm"/> chose.</summary>
         private static unsafe void BlockGemm(bool small, bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc)
