@@ -106,13 +106,21 @@ internal static unsafe class RowKernels
     {
         for (long r = first; r < first + count; r++)
         {
-            int t = rowToken[r], s = 0;
-            while (s < k && slotRow[t * k + s] != r) s++;
-            if (t < 0 || s == k) throw new InvalidOperationException($"RowKernels.WeightedSumBackwardRows: row {r} (token {t}) is no slot's row.");
+            int slot = SlotOf(r, rowToken, slotRow, k, out int t);
             float* g = gy + (long)t * d;
-            gw[t * k + s] = Dot(g, rows + r * d, d);
-            Scale(w[t * k + s], g, gRows + (r - first) * d, d);
+            gw[slot] = Dot(g, rows + r * d, d);
+            Scale(w[slot], g, gRows + (r - first) * d, d);
         }
+    }
+
+    /// <summary>The flat index t·k + s of the slot that buffer row r holds, and its token t.</summary>
+    private static int SlotOf(long r, int* rowToken, int* slotRow, int k, out int t)
+    {
+        t = rowToken[r];
+        if (t >= 0)
+            for (int s = 0; s < k; s++)
+                if (slotRow[t * k + s] == r) return t * k + s;
+        throw new InvalidOperationException($"RowKernels: buffer row {r} (token {t}) is no slot's row.");
     }
 
     /// <summary>The combine's backward for one expert's buffer rows [first, first + count), from u = gy·W_outᵀ (see the
@@ -124,12 +132,10 @@ internal static unsafe class RowKernels
     {
         for (long r = first; r < first + count; r++)
         {
-            int t = rowToken[r], s = 0;
-            while (s < k && slotRow[t * k + s] != r) s++;
-            if (t < 0 || s == k) throw new InvalidOperationException($"RowKernels.CombineBackwardFromUpstream: row {r} (token {t}) is no slot's row.");
+            int slot = SlotOf(r, rowToken, slotRow, k, out _);
             long o = (r - first) * f;
-            float weight = w[t * k + s];
-            gw[t * k + s] = Dot(u + o, a + o, f);
+            float weight = w[slot];
+            gw[slot] = Dot(u + o, a + o, f);
             Scale(weight, a + o, scaledA + o, f);
             Scale(weight, u + o, u + o, f);
         }
