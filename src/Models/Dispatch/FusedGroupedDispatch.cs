@@ -23,9 +23,13 @@ public enum FusedLayout { Blocks, Padded }
 /// expert ids, the sync the autograd path also needs), in the same priority order (slot-major, token order
 /// within a slot), so capacity drops exactly the same assignments;</item>
 /// <item>the gather of token rows into expert order, the weighted combine y_t = Σ_s g_{t,s} E(x_t) and their
-/// backward are single passes in <see cref="RowKernels"/> (no <c>index_add</c>, no zero-filled buffers);</item>
-/// <item>the expert matmuls write into one preallocated buffer (<c>addmm_</c> into row blocks; no split/cat)
-/// and the weight gradients into one [E, ...] tensor (no unbind/stack);</item>
+/// backward are single passes in <see cref="RowKernels"/> (no <c>index_add</c>, no zero-filled buffers); with small
+/// blocks the gather happens inside each chunk (the forward's matmuls read the token rows through their indices) and
+/// so does the combine's backward (from u = gy·W_outᵀ where there is no output bias, see <c>CombineGradient</c>), so
+/// neither the gathered rows nor the expert output rows are kept for the backward;</item>
+/// <item>the expert matmuls write into one preallocated buffer (row blocks: <see cref="SmallGemm"/> for small blocks,
+/// MKL's <c>sgemm_</c> directly otherwise, <c>addmm_</c> where neither is there; no split/cat) and the weight
+/// gradients into one [E, ...] tensor (no unbind/stack);</item>
 /// <item>the activation's backward is autograd's own fused kernel (GELU, SiLU·up), run on a saved
 /// one-node graph.</item>
 /// </list>
