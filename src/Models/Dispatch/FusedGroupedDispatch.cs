@@ -227,7 +227,7 @@ public static class FusedGroupedDispatch
             var (x, g, wIn, wOut) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3]);
             var (bIn, bOut, plan, shape, needsGrad) = (vars[4] as Tensor, vars[5] as Tensor, (Plan)vars[6], (FeedForwardShape)vars[7], (bool)vars[8]);
             int d = (int)x.shape[1], dOut = shape.DOut;
-            // Small blocks gather each expert's rows inside their chunk (RowSource.Tokens); otherwise one gather of all rows.
+            // Small blocks take each expert's rows inside their chunk (see RowSource); otherwise one gather of all rows.
             bool perBlock = PerBlockGather && plan.Layout == FusedLayout.Blocks && Schedule.Make(plan, wIn.shape[1] * wIn.shape[2], wIn.shape[2]).SmallBlocks;
             Tensor rows = x;
             if (!perBlock)
@@ -426,10 +426,12 @@ public static class FusedGroupedDispatch
             BlocksBackward(source, (object)gOutput, wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
 
         /// <summary>Where the blocks' input rows come from: <see cref="Rows"/> already in expert order ([rows, d]; the plan is
-        /// null), or the tokens [T, d] with the <see cref="Plan"/> whose row → token map picks them — then each expert's rows
-        /// are gathered inside its chunk, into a buffer of that chunk that is still in cache when the matmul reads it, instead
-        /// of one [rows, d] copy (k times the input) written before the matmuls and kept for the backward. The copies are
-        /// exact, so the bits are the same either way.</summary>
+        /// null), or the tokens [T, d] with the <see cref="Plan"/> whose row → token map picks them. Then the forward's
+        /// first matmuls read them through their indices (<see cref="SmallGemm"/>), and where a matmul needs them in a block
+        /// (the backward's weight gradient, or another kernel) an expert's rows are gathered inside its chunk into a buffer
+        /// that is still in cache when the matmul reads it — instead of one [rows, d] copy (k times the input) written before
+        /// the matmuls and kept for the backward. Reads through indices and copies are exact, so the bits are the same either
+        /// way.</summary>
         internal sealed record RowSource(Tensor Rows, Plan? Plan)
         {
             /// <summary>A buffer for the largest block of the chunk when rows are gathered per block, else null.</summary>

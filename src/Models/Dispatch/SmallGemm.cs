@@ -6,10 +6,10 @@ namespace MoeLab.Models.Dispatch;
 
 /// <summary>Single-precision GEMM for the fused dispatch's small expert blocks (fine-grained experts: a few hundred
 /// rows × d × d_ff of 64–256), written with AVX2/FMA intrinsics. MKL's <c>sgemm_</c> (in the pinned AVX2 mode) reaches
-/// 73–83 GFLOP/s on one core of the 2-core AMD EPYC VMs for the E 256 × d_ff 64 blocks (128 × 256 × 64 and its
+/// 70–83 GFLOP/s on one core of the 2-core AMD EPYC VMs for the E 256 × d_ff 64 blocks (128 × 256 × 64 and its
 /// transposes) against ≈ 100 for a large matmul: at these sizes its packing of both operands and its blocking cost a
 /// quarter of the time. These blocks fit in L1/L2 as they are, so a plain register-tiled kernel without packing runs them
-/// at 86–108 GFLOP/s (measured the same way); see the README's benchmark section for the layer-level effect.
+/// at 93–108 GFLOP/s (measured the same way); see the README's benchmark section for the layer-level effect.
 /// <para>The kernel: tiles of 6 rows × 16 columns of C held in twelve 8-wide registers; for each step along the depth
 /// one row of B's 16 columns is loaded and each of the six A values broadcast and multiplied in with FMA; where the JIT
 /// has 32 vector registers (AVX-512VL), 6 × 32 tiles (24 registers) where they measured faster (<see cref="Wide"/>). Row
@@ -19,7 +19,9 @@ namespace MoeLab.Models.Dispatch;
 /// just read with other strides).</para>
 /// <para>Numerics: every element of C is one fused multiply-add chain over the depth in order,
 /// <c>c = fma(a[i,k-1], b[k-1,j], … fma(a[i,0], b[0,j], 0))</c>, whatever the tile, the block, the thread or the CPU
-/// (any x86-64 with AVX2 and FMA; no AVX-512 path, so an AVX-512 machine gives the same bits). So the result is
+/// (any x86-64 with AVX2 and FMA; only 256-bit operations — the 6 × 32 tiles use AVX-512's extra registers, not its wider
+/// vectors — so an AVX-512 machine gives the same bits; checked by hashing whole layer passes with .NET's AVX-512 use
+/// switched off and on). So the result is
 /// deterministic and equals a scalar loop of <see cref="MathF.FusedMultiplyAdd"/> bit for bit (tested); it differs
 /// from MKL's in the last bits (another summation order).</para>
 /// <para>Off where the CPU lacks AVX2 or FMA (<see cref="Available"/>), or with <c>MOELAB_SMALL_GEMM=0</c>; the dispatch

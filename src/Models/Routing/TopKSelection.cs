@@ -60,7 +60,7 @@ internal static class TopKSelection
     /// N 128 k 16, N 64 k 8, …) only the candidates are inserted: the smallest of the k group maxima is at most the k-th
     /// largest entry (the k maxima are k entries at least that large), so entries below it can never be kept, and an
     /// entry passed over that way could only have tied with another such entry, which changes nothing among the k kept.
-    /// T 4,096 × N 256, k 8 (near-uniform probabilities, the worst case for the bound): 1.8–1.9 ms on 2 threads when every
+    /// T 4,096 × N 256, k 8 (near-uniform probabilities, as a freshly initialised router gives): 1.8–1.9 ms on 2 threads when every
     /// entry was inserted, 1.08–1.24 ms with the bound.</summary>
     private static unsafe bool SelectRow(float* row, int n, int k, Span<float> kept, long* index)
     {
