@@ -81,12 +81,13 @@ public class SmallGemmTests
         }
     }
 
-    /// <summary>Row indices: row i of A is row aRows[i] of the matrix given (any order, repeats allowed), bit for bit the
-    /// product of the gathered rows; a transposed A with indices is refused.</summary>
+    /// <summary>Row indices: row i of A (or row q of B) is row aRows[i] (bRows[q]) of the matrix given (any order, repeats
+    /// allowed), bit for bit the product of the gathered rows; a transposed A with indices is refused.</summary>
     [Theory]
     [InlineData(13, 32, 70)]
     [InlineData(6, 16, 300)]
-    public unsafe void RowIndicesPickTheRowsOfA(int m, int n, int k)
+    [InlineData(11, 16, 64)]
+    public unsafe void RowIndicesPickTheRowsOfAOrB(int m, int n, int k)
     {
         if (!SmallGemm.Available) return;
         var rng = new Random(m + n + k);
@@ -107,6 +108,21 @@ public class SmallGemmTests
         }
         Assert.Equal(viaCopy, viaIndex);
         Assert.Contains(viaIndex, v => v != 0);
+        // B's rows through indices: C = Gᵀ · B with B's row q = row index[q] of the source (the shape of W_in's gradient).
+        var g = Random(rng, m * 16);
+        var bGathered = new float[m * k];
+        Array.Copy(gathered, bGathered, m * k);
+        var viaBIndex = new float[16 * k];
+        var viaBCopy = new float[16 * k];
+        if (k % 16 == 0)
+            fixed (float* ps = source, pg = g, pbg = bGathered, pi = viaBIndex, pc = viaBCopy)
+            fixed (int* rows = index)
+            {
+                SmallGemm.RowMajor(true, false, 16, k, m, pg, 16, ps, lda, pi, k, bRows: rows);
+                SmallGemm.RowMajor(true, false, 16, k, m, pg, 16, pbg, k, pc, k);
+                Assert.Equal(viaBCopy, viaBIndex);
+                Assert.Contains(viaBIndex, v => v != 0);
+            }
         var error = Assert.Throws<ArgumentException>(() =>
         {
             fixed (float* ps = source, pb = b, pi = viaIndex)
@@ -167,6 +183,25 @@ public class SmallGemmTests
                 Close(onMkl[i], onKernel[i], atol: 1e-5, rtol: 1e-4, what: $"{LayerPassNames[i]}, kernel vs MKL");
         }
         finally { SmallGemm.Enabled = true; }
+    }
+
+    /// <summary>Small blocks read the tokens' rows (x forward and backward, gy backward) through their indices, and make
+    /// W_in's gradient transposed then transpose it: the same bits as gathering the rows first (each element is the same
+    /// FMA chain), with and without biases (the output bias sends the combine's backward through the kept output rows).</summary>
+    [Theory]
+    [InlineData(ExpertKind.Gelu, false)]
+    [InlineData(ExpertKind.SwiGlu, true)]
+    public void RowsReadThroughTheirIndicesGiveTheBitsOfGatheredRows(ExpertKind kind, bool bias)
+    {
+        if (!SmallGemm.Available) return;
+        var indexed = Run(kind, bias, threads: 2);
+        FusedGroupedDispatch.PerBlockGather = false;
+        try
+        {
+            var gathered = Run(kind, bias, threads: 2);
+            SameBits(indexed, gathered, "between rows read through indices and rows gathered first");
+        }
+        finally { FusedGroupedDispatch.PerBlockGather = true; }
     }
 
     [Fact]

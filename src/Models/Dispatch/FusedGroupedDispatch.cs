@@ -426,12 +426,12 @@ public static class FusedGroupedDispatch
             BlocksBackward(source, (object)gOutput, wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
 
         /// <summary>Where the blocks' input rows come from: <see cref="Rows"/> already in expert order ([rows, d]; the plan is
-        /// null), or the tokens [T, d] with the <see cref="Plan"/> whose row → token map picks them. Then the forward's
-        /// first matmuls read them through their indices (<see cref="SmallGemm"/>), and where a matmul needs them in a block
-        /// (the backward's weight gradient, or another kernel) an expert's rows are gathered inside its chunk into a buffer
-        /// that is still in cache when the matmul reads it — instead of one [rows, d] copy (k times the input) written before
-        /// the matmuls and kept for the backward. Reads through indices and copies are exact, so the bits are the same either
-        /// way.</summary>
+        /// null), or the tokens [T, d] with the <see cref="Plan"/> whose row → token map picks them. Then
+        /// <see cref="SmallGemm"/> reads them through their indices (the forward's first matmuls, and W_in's gradient in the
+        /// backward, made transposed as ghᵀ·x), and where another kernel needs them in a block an expert's rows are gathered
+        /// inside its chunk into a buffer that is still in cache — instead of one [rows, d] copy (k times the input) written
+        /// before the matmuls and kept for the backward. Reads through indices and copies are exact, so the bits are the same
+        /// either way (tested).</summary>
         internal sealed record RowSource(Tensor Rows, Plan? Plan)
         {
             /// <summary>A buffer for the largest block of the chunk when rows are gathered per block, else null.</summary>
@@ -494,8 +494,10 @@ public static class FusedGroupedDispatch
                 bool directHere = direct && gActivated.is_contiguous();
                 int f = (int)a.shape[1];
                 nint aAt = Address(a), gActivatedAt = Address(gActivated);
+                // The small-block kernel reads token rows (gy here, x below) through their indices; others get them gathered.
+                bool indexed = small && directHere && source.Plan is not null;
                 // [chunk rows, d_out]: the rows' output gradient, or (from upstream) the rows' upstream gradient gy.
-                Tensor goChunk;
+                Tensor? goChunk;
                 Tensor? scaledA = null;                                                           // from upstream: g·a [chunk rows, d_ff]
                 if (combine is null) goChunk = gOutput!.narrow(0, chunk.Start, chunk.Rows);
                 else if (!fromUpstream) unsafe
@@ -506,11 +508,13 @@ public static class FusedGroupedDispatch
                 }
                 else unsafe
                 {
-                    goChunk = torch.empty(chunk.Rows, dOut, dtype: float32);
-                    RowKernels.Gather(RowKernels.Pointer(combine.Upstream), plan.RowToken + chunk.Start, (int)chunk.Rows, RowKernels.Pointer(goChunk), dOut);
+                    goChunk = indexed ? null : torch.empty(chunk.Rows, dOut, dtype: float32);
+                    if (goChunk is not null)
+                        RowKernels.Gather(RowKernels.Pointer(combine.Upstream), plan.RowToken + chunk.Start, (int)chunk.Rows, RowKernels.Pointer(goChunk), dOut);
                     scaledA = torch.empty_like(a);
                 }
-                nint goAt = Address(goChunk), scaledAt = scaledA is null ? 0 : Address(scaledA);
+                nint goAt = goChunk is null ? 0 : Address(goChunk), scaledAt = scaledA is null ? 0 : Address(scaledA);
+                nint upstreamAt = combine is null ? 0 : Address(combine.Upstream);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     long at = start - chunk.Start;
@@ -518,17 +522,19 @@ public static class FusedGroupedDispatch
                     {
                         // u = gy·W_outᵀ into gActivated's rows, then per row ∂/∂g = ⟨u, a⟩, g·a, and u → g·u = ∂/∂a.
                         float* go = (float*)goAt + at * dOut, u = (float*)gActivatedAt + at * f, aw = (float*)scaledAt + at * f;
-                        if (directHere)
-                            BlockGemm(small, false, true, (int)count, f, dOut, go, dOut, (float*)wOutAt + (long)e * f * dOut, dOut, u, f);
-                        else gActivated.narrow(0, at, count).addmm_(goChunk.narrow(0, at, count), wOut[e].t(), 0, 1);
+                        float* wOutE = (float*)wOutAt + (long)e * f * dOut, gWOutE = (float*)gWOutAt + (long)e * f * dOut;
+                        int* tokens = plan.RowToken + start;                                      // gy's rows of this block
+                        if (indexed) SmallGemm.RowMajor(false, true, (int)count, f, dOut, (float*)upstreamAt, dOut, wOutE, dOut, u, f, aRows: tokens);
+                        else if (directHere) BlockGemm(small, false, true, (int)count, f, dOut, go, dOut, wOutE, dOut, u, f);
+                        else gActivated.narrow(0, at, count).addmm_(goChunk!.narrow(0, at, count), wOut[e].t(), 0, 1);
                         RowKernels.CombineBackwardFromUpstream(u, (float*)aAt + at * f, (float*)weightsAt, plan.RowToken, plan.SlotRow, aw, (float*)gWeightsAt,
                             start, count, plan.Slots, f);
-                        if (directHere)
-                            BlockGemm(small, true, false, f, dOut, (int)count, aw, f, go, dOut, (float*)gWOutAt + (long)e * f * dOut, dOut);
-                        else gWOut[e].addmm_(scaledA!.narrow(0, at, count).t(), goChunk.narrow(0, at, count), 0, 1);
+                        if (indexed) SmallGemm.RowMajor(true, false, f, dOut, (int)count, aw, f, (float*)upstreamAt, dOut, gWOutE, dOut, bRows: tokens);
+                        else if (directHere) BlockGemm(small, true, false, f, dOut, (int)count, aw, f, go, dOut, gWOutE, dOut);
+                        else gWOut[e].addmm_(scaledA!.narrow(0, at, count).t(), goChunk!.narrow(0, at, count), 0, 1);
                         continue;                                                                 // no output bias on this path
                     }
-                    if (directHere) unsafe
+                    if (directHere) unsafe                                                        // (not indexed: goChunk is there)
                     {
                         float* goPtr = (float*)goAt + at * dOut, aPtr = (float*)aAt + at * f;
                         BlockGemm(small, false, true, (int)count, f, dOut, goPtr, dOut, (float*)wOutAt + (long)e * f * dOut, dOut, (float*)gActivatedAt + at * f, f);
@@ -536,20 +542,29 @@ public static class FusedGroupedDispatch
                     }
                     else
                     {
-                        var go = goChunk.narrow(0, at, count);
+                        var go = goChunk!.narrow(0, at, count);
                         gActivated.narrow(0, at, count).addmm_(go, wOut[e].t(), 0, 1);
                         gWOut[e].addmm_(a.narrow(0, at, count).t(), go, 0, 1);
                     }
-                    if (gBOut is not null) ColumnSums(goChunk.narrow(0, at, count), gBOut[e]);
+                    if (gBOut is not null) ColumnSums(goChunk!.narrow(0, at, count), gBOut[e]);
                 }
                 var gHidden = torch.autograd.grad(new[] { activated }, new[] { leaf }, new[] { gActivated })[0].contiguous(); // [chunk rows, F]
                 nint gHiddenAt = Address(gHidden);
-                var blockRows = source.BlockBuffer(schedule, chunk);
+                // Indexed: W_in's gradient is made transposed, ghᵀ·x [F, d] with x's rows through their indices, into a
+                // buffer, then transposed into place: each element is the same FMA chain (operands swapped), the same bits.
+                var blockRows = indexed ? torch.empty(fw, d, dtype: float32) : source.BlockBuffer(schedule, chunk);
                 nint blockRowsAt = blockRows is null ? 0 : Address(blockRows);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     long at = start - chunk.Start;
-                    if (directHere) unsafe
+                    if (indexed) unsafe
+                    {
+                        float* ghPtr = (float*)gHiddenAt + at * fw, transposed = (float*)blockRowsAt;
+                        SmallGemm.RowMajor(true, false, fw, d, (int)count, ghPtr, fw, (float*)sourceAt, d, transposed, d, bRows: plan.RowToken + start);
+                        SmallGemm.Transpose(transposed, d, fw, d, (float*)gWInAt + (long)e * d * fw);
+                        BlockGemm(small, false, true, (int)count, d, fw, ghPtr, fw, (float*)wInAt + (long)e * d * fw, fw, (float*)gRowsAt + start * d, d);
+                    }
+                    else if (directHere) unsafe
                     {
                         // This expert's rows: where they are (already in expert order), or gathered into the chunk's buffer.
                         float* x = (float*)blockRowsAt;

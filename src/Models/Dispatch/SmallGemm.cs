@@ -14,7 +14,8 @@ namespace MoeLab.Models.Dispatch;
 /// one row of B's 16 columns is loaded and each of the six A values broadcast and multiplied in with FMA; where the JIT
 /// has 32 vector registers (AVX-512VL), 6 × 32 tiles (24 registers) where they measured faster (<see cref="Wide"/>). Row
 /// remainders use 4-, 2- and 1-row tiles. The depth runs in blocks of <see cref="DepthBlock"/> (the tile is stored and
-/// reloaded between blocks, so B's rows for one panel stay in L1). A transposed B (<c>C = A · Bᵀ</c>) is first
+/// reloaded between blocks, so B's rows for one panel stay in L1). Rows of A and of B are reached through pointer tables,
+/// so either can be picked by row indices. A transposed B (<c>C = A · Bᵀ</c>) is first
 /// transposed into a per-thread buffer with 8 × 8 register transposes; a transposed A needs no copy (its broadcasts
 /// just read with other strides).</para>
 /// <para>Numerics: every element of C is one fused multiply-add chain over the depth in order,
@@ -64,11 +65,14 @@ internal static unsafe class SmallGemm
     /// A stored [m, k] (or [k, m] when <paramref name="transA"/>) with leading dimension lda, op(B) [k, n] likewise.
     /// Needs <see cref="Enabled"/>, m, k ≥ 0 and <see cref="Fits"/>(n). A transposed B is copied into a buffer of this
     /// thread (k × n floats, kept for the thread's next calls). With <paramref name="aRows"/> (not transposed A only),
-    /// row i of A is row aRows[i] of the matrix at <paramref name="a"/>: the fused dispatch reads each expert's token rows
-    /// where they are instead of gathering them first.</summary>
-    public static void RowMajor(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, int* aRows = null)
+    /// row i of A is row aRows[i] of the matrix at <paramref name="a"/>; with <paramref name="bRows"/> (not transposed B
+    /// only), row q of B is row bRows[q] of the matrix at <paramref name="b"/>: the fused dispatch reads each expert's
+    /// token rows (x, gy) where they are instead of gathering them first.</summary>
+    public static void RowMajor(bool transA, bool transB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc,
+        int* aRows = null, int* bRows = null)
     {
         if (transA && aRows is not null) throw new ArgumentException("SmallGemm: row indices need a non-transposed A.");
+        if (transB && bRows is not null) throw new ArgumentException("SmallGemm: row indices need a non-transposed B.");
         if (!Available) throw new InvalidOperationException($"SmallGemm: not available ({Failure}).");
         if (!Fits(n) || m < 0 || k < 0) throw new ArgumentException($"SmallGemm: n = {n} must be a positive multiple of {Panel}; m = {m}, k = {k} must be ≥ 0.");
         Interlocked.Increment(ref calls);
@@ -88,6 +92,8 @@ internal static unsafe class SmallGemm
         long acs = transA ? lda : 1;
         float** row = RowTable(m);                                                            // where each row of op(A) starts
         for (int i = 0; i < m; i++) row[i] = transA ? a + i : aRows is not null ? a + (long)aRows[i] * lda : a + (long)i * lda;
+        float** depth = DepthTable(k);                                                        // where each row of op(B) starts
+        for (int q = 0; q < k; q++) depth[q] = bRows is not null ? b + (long)bRows[q] * ldb : b + (long)q * ldb;
         // 6 × 32 tiles where they measured faster than 6 × 16 (one core, E 256 / E 128 / E 32 blocks, two rounds): not
         // transposed A (E 256 d_ff 64, first matmul 82 → 93–101 GFLOP/s, the transposed-B one 87 → 95–100) and a
         // transposed A over more than one depth block (E 128 weight gradient, depth 512: 99 → 110–112); a transposed A
@@ -98,44 +104,51 @@ internal static unsafe class SmallGemm
             int kc = Math.Min(DepthBlock, k - k0);
             bool accumulate = k0 > 0;
             long ak = k0 * acs;
-            float* bk = b + (long)k0 * ldb;
+            float** bk = depth + k0;
             for (int j = 0; j < n; j += Panel)
             {
                 int i = 0;
                 if (wide && j + 2 * Panel <= n)
                 {
-                    for (; i + 6 <= m; i += 6) Tile6x32(kc, row + i, ak, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate);
-                    Remainder(i, m, kc, row, ak, acs, bk + j, ldb, c + j, ldc, accumulate);
-                    Remainder(i, m, kc, row, ak, acs, bk + j + Panel, ldb, c + j + Panel, ldc, accumulate);
+                    for (; i + 6 <= m; i += 6) Tile6x32(kc, row + i, ak, acs, bk, j, c + (long)i * ldc + j, ldc, accumulate);
+                    Remainder(i, m, kc, row, ak, acs, bk, j, c + j, ldc, accumulate);
+                    Remainder(i, m, kc, row, ak, acs, bk, j + Panel, c + j + Panel, ldc, accumulate);
                     j += Panel;
                     continue;
                 }
-                for (; i + 6 <= m; i += 6) Tile6(kc, row + i, ak, acs, bk + j, ldb, c + (long)i * ldc + j, ldc, accumulate);
-                Remainder(i, m, kc, row, ak, acs, bk + j, ldb, c + j, ldc, accumulate);
+                for (; i + 6 <= m; i += 6) Tile6(kc, row + i, ak, acs, bk, j, c + (long)i * ldc + j, ldc, accumulate);
+                Remainder(i, m, kc, row, ak, acs, bk, j, c + j, ldc, accumulate);
             }
         }
     }
 
     /// <summary>Rows [i, m) (fewer than 6) of one 16-column panel: 4-, 2- and 1-row tiles.</summary>
-    private static void Remainder(int i, int m, int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    private static void Remainder(int i, int m, int k, float** row, long offset, long acs, float** bRow, long j, float* c, long ldc, bool accumulate)
     {
-        if (i + 4 <= m) { Tile4(k, row + i, offset, acs, b, ldb, c + (long)i * ldc, ldc, accumulate); i += 4; }
-        if (i + 2 <= m) { Tile2(k, row + i, offset, acs, b, ldb, c + (long)i * ldc, ldc, accumulate); i += 2; }
-        if (i < m) Tile1(k, row[i] + offset, acs, b, ldb, c + (long)i * ldc, accumulate);
+        if (i + 4 <= m) { Tile4(k, row + i, offset, acs, bRow, j, c + (long)i * ldc, ldc, accumulate); i += 4; }
+        if (i + 2 <= m) { Tile2(k, row + i, offset, acs, bRow, j, c + (long)i * ldc, ldc, accumulate); i += 2; }
+        if (i < m) Tile1(k, row[i] + offset, acs, bRow, j, c + (long)i * ldc, accumulate);
     }
 
     [ThreadStatic] private static float** rowTable;
     [ThreadStatic] private static int rowTableCapacity;
+    [ThreadStatic] private static float** depthTable;
+    [ThreadStatic] private static int depthTableCapacity;
 
-    private static float** RowTable(int rows)
+    private static float** RowTable(int rows) => Table(ref rowTable, ref rowTableCapacity, rows);
+
+    private static float** DepthTable(int rows) => Table(ref depthTable, ref depthTableCapacity, rows);
+
+    /// <summary>A pointer table of this thread with room for <paramref name="rows"/> entries (kept for the next calls).</summary>
+    private static float** Table(ref float** table, ref int capacity, int rows)
     {
-        if (rowTableCapacity < rows)
+        if (capacity < rows)
         {
-            if (rowTable is not null) System.Runtime.InteropServices.NativeMemory.Free(rowTable);
-            rowTable = (float**)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)rows, (nuint)sizeof(float*));
-            rowTableCapacity = rows;
+            if (table is not null) System.Runtime.InteropServices.NativeMemory.Free(table);
+            table = (float**)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)rows, (nuint)sizeof(float*));
+            capacity = rows;
         }
-        return rowTable;
+        return table;
     }
 
     private static float* Buffer(long floats)
@@ -184,15 +197,16 @@ internal static unsafe class SmallGemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Start(float* c, bool accumulate) => accumulate ? Avx.LoadVector256(c) : Vector256<float>.Zero;
 
-    private static void Tile6(int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    private static void Tile6(int k, float** row, long offset, long acs, float** bRow, long j, float* c, long ldc, bool accumulate)
     {
         float* a = row[0] + offset, a1 = row[1] + offset, a2 = row[2] + offset, a3 = row[3] + offset, a4 = row[4] + offset, a5 = row[5] + offset;
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
         Vector256<float> x00 = Start(c, accumulate), x01 = Start(c + 8, accumulate), x10 = Start(c1, accumulate), x11 = Start(c1 + 8, accumulate),
             x20 = Start(c2, accumulate), x21 = Start(c2 + 8, accumulate), x30 = Start(c3, accumulate), x31 = Start(c3 + 8, accumulate),
             x40 = Start(c4, accumulate), x41 = Start(c4 + 8, accumulate), x50 = Start(c5, accumulate), x51 = Start(c5 + 8, accumulate);
-        for (long o = 0, end = k * acs; o != end; o += acs, b += ldb)
+        for (long o = 0, end = k * acs; o != end; o += acs, bRow++)
         {
+            float* b = *bRow + j;
             var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8);
             var v = Vector256.Create(a[o]); x00 = Fma.MultiplyAdd(v, b0, x00); x01 = Fma.MultiplyAdd(v, b1, x01);
             v = Vector256.Create(a1[o]); x10 = Fma.MultiplyAdd(v, b0, x10); x11 = Fma.MultiplyAdd(v, b1, x11);
@@ -211,7 +225,7 @@ internal static unsafe class SmallGemm
     /// Tests switch it to check both.</summary>
     internal static bool Wide { get; set; } = Avx512F.VL.IsSupported;
 
-    private static void Tile6x32(int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    private static void Tile6x32(int k, float** row, long offset, long acs, float** bRow, long j, float* c, long ldc, bool accumulate)
     {
         float* a = row[0] + offset, a1 = row[1] + offset, a2 = row[2] + offset, a3 = row[3] + offset, a4 = row[4] + offset, a5 = row[5] + offset;
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
@@ -221,8 +235,9 @@ internal static unsafe class SmallGemm
             x30 = Start(c3, accumulate), x31 = Start(c3 + 8, accumulate), x32 = Start(c3 + 16, accumulate), x33 = Start(c3 + 24, accumulate),
             x40 = Start(c4, accumulate), x41 = Start(c4 + 8, accumulate), x42 = Start(c4 + 16, accumulate), x43 = Start(c4 + 24, accumulate),
             x50 = Start(c5, accumulate), x51 = Start(c5 + 8, accumulate), x52 = Start(c5 + 16, accumulate), x53 = Start(c5 + 24, accumulate);
-        for (long o = 0, end = k * acs; o != end; o += acs, b += ldb)
+        for (long o = 0, end = k * acs; o != end; o += acs, bRow++)
         {
+            float* b = *bRow + j;
             var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8); var b2 = Avx.LoadVector256(b + 16); var b3 = Avx.LoadVector256(b + 24);
             var v = Vector256.Create(a[o]); x00 = Fma.MultiplyAdd(v, b0, x00); x01 = Fma.MultiplyAdd(v, b1, x01); x02 = Fma.MultiplyAdd(v, b2, x02); x03 = Fma.MultiplyAdd(v, b3, x03);
             v = Vector256.Create(a1[o]); x10 = Fma.MultiplyAdd(v, b0, x10); x11 = Fma.MultiplyAdd(v, b1, x11); x12 = Fma.MultiplyAdd(v, b2, x12); x13 = Fma.MultiplyAdd(v, b3, x13);
@@ -239,14 +254,15 @@ internal static unsafe class SmallGemm
         Avx.Store(c5, x50); Avx.Store(c5 + 8, x51); Avx.Store(c5 + 16, x52); Avx.Store(c5 + 24, x53);
     }
 
-    private static void Tile4(int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    private static void Tile4(int k, float** row, long offset, long acs, float** bRow, long j, float* c, long ldc, bool accumulate)
     {
         float* a = row[0] + offset, a1 = row[1] + offset, a2 = row[2] + offset, a3 = row[3] + offset;
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
         Vector256<float> x00 = Start(c, accumulate), x01 = Start(c + 8, accumulate), x10 = Start(c1, accumulate), x11 = Start(c1 + 8, accumulate),
             x20 = Start(c2, accumulate), x21 = Start(c2 + 8, accumulate), x30 = Start(c3, accumulate), x31 = Start(c3 + 8, accumulate);
-        for (long o = 0, end = k * acs; o != end; o += acs, b += ldb)
+        for (long o = 0, end = k * acs; o != end; o += acs, bRow++)
         {
+            float* b = *bRow + j;
             var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8);
             var v = Vector256.Create(a[o]); x00 = Fma.MultiplyAdd(v, b0, x00); x01 = Fma.MultiplyAdd(v, b1, x01);
             v = Vector256.Create(a1[o]); x10 = Fma.MultiplyAdd(v, b0, x10); x11 = Fma.MultiplyAdd(v, b1, x11);
@@ -257,13 +273,14 @@ internal static unsafe class SmallGemm
         Avx.Store(c2, x20); Avx.Store(c2 + 8, x21); Avx.Store(c3, x30); Avx.Store(c3 + 8, x31);
     }
 
-    private static void Tile2(int k, float** row, long offset, long acs, float* b, long ldb, float* c, long ldc, bool accumulate)
+    private static void Tile2(int k, float** row, long offset, long acs, float** bRow, long j, float* c, long ldc, bool accumulate)
     {
         float* a = row[0] + offset, a1 = row[1] + offset;
         float* c1 = c + ldc;
         Vector256<float> x00 = Start(c, accumulate), x01 = Start(c + 8, accumulate), x10 = Start(c1, accumulate), x11 = Start(c1 + 8, accumulate);
-        for (long o = 0, end = k * acs; o != end; o += acs, b += ldb)
+        for (long o = 0, end = k * acs; o != end; o += acs, bRow++)
         {
+            float* b = *bRow + j;
             var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8);
             var v = Vector256.Create(a[o]); x00 = Fma.MultiplyAdd(v, b0, x00); x01 = Fma.MultiplyAdd(v, b1, x01);
             v = Vector256.Create(a1[o]); x10 = Fma.MultiplyAdd(v, b0, x10); x11 = Fma.MultiplyAdd(v, b1, x11);
@@ -271,11 +288,12 @@ internal static unsafe class SmallGemm
         Avx.Store(c, x00); Avx.Store(c + 8, x01); Avx.Store(c1, x10); Avx.Store(c1 + 8, x11);
     }
 
-    private static void Tile1(int k, float* a, long acs, float* b, long ldb, float* c, bool accumulate)
+    private static void Tile1(int k, float* a, long acs, float** bRow, long j, float* c, bool accumulate)
     {
         Vector256<float> x00 = Start(c, accumulate), x01 = Start(c + 8, accumulate);
-        for (long o = 0, end = k * acs; o != end; o += acs, b += ldb)
+        for (long o = 0, end = k * acs; o != end; o += acs, bRow++)
         {
+            float* b = *bRow + j;
             var v = Vector256.Create(a[o]);
             x00 = Fma.MultiplyAdd(v, Avx.LoadVector256(b), x00); x01 = Fma.MultiplyAdd(v, Avx.LoadVector256(b + 8), x01);
         }
