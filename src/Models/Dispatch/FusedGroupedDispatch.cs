@@ -227,8 +227,11 @@ public static class FusedGroupedDispatch
             var (x, g, wIn, wOut) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3]);
             var (bIn, bOut, plan, shape, needsGrad) = (vars[4] as Tensor, vars[5] as Tensor, (Plan)vars[6], (FeedForwardShape)vars[7], (bool)vars[8]);
             int d = (int)x.shape[1], dOut = shape.DOut;
-            // Small blocks take each expert's rows inside their chunk (see RowSource); otherwise one gather of all rows.
-            bool perBlock = PerBlockGather && plan.Layout == FusedLayout.Blocks && Schedule.Make(plan, wIn.shape[1] * wIn.shape[2], wIn.shape[2]).SmallBlocks;
+            // Where the small-block kernel runs, it reads the tokens' rows through their indices (see RowSource); otherwise
+            // one gather of all rows.
+            bool perBlock = PerBlockGather && plan.Layout == FusedLayout.Blocks
+                && UseSmallGemm(Schedule.Make(plan, wIn.shape[1] * wIn.shape[2], wIn.shape[2]), d, (int)wIn.shape[2], dOut, (int)wOut.shape[1])
+                && DirectGemm(true, x, wIn, wOut);
             Tensor rows = x;
             if (!perBlock)
             {
@@ -303,32 +306,26 @@ public static class FusedGroupedDispatch
             // Raw addresses taken once (nint: lambdas cannot capture pointers): with 256 experts, a tensor view and an
             // address lookup per matmul were a few milliseconds of the pass.
             nint rowsAt = Address(rows), wInAt = Address(wIn), wOutAt = Address(wOut), outputAt = Address(output);
+            bool indexed = source.Indexed(small && direct);
             schedule.Run((chunk, index) =>
             {
                 // A buffer per chunk: the activation's leaf must not share a version counter with buffers written later.
                 var hidden = torch.empty(chunk.Rows, fw, dtype: float32);                       // [chunk rows, F]
                 nint hiddenAt = Address(hidden);
-                // The small-block kernel reads the tokens' rows where they are (row indices); other kernels get them gathered.
-                bool indexed = small && direct && source.Plan is not null;
-                var blockRows = indexed ? null : source.BlockBuffer(schedule, chunk);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     long at = start - chunk.Start;
-                    if (indexed) unsafe
+                    if (indexed) unsafe                                                           // token rows through their indices
                     {
                         SmallGemm.RowMajor(false, false, (int)count, fw, d, (float*)rowsAt, d, (float*)wInAt + (long)e * d * fw, fw,
                             (float*)hiddenAt + at * fw, fw, source.Plan!.RowToken + start);
                     }
-                    else
+                    else if (direct) unsafe
                     {
-                        var x = source.Block(start, count, blockRows);                            // [count, d] this expert's rows
-                        if (direct) unsafe
-                        {
-                            BlockGemm(small, false, false, (int)count, fw, d, RowKernels.Pointer(x), d,
-                                (float*)wInAt + (long)e * d * fw, fw, (float*)hiddenAt + at * fw, fw);
-                        }
-                        else hidden.narrow(0, at, count).addmm_(x, wIn[e], 0, 1);
+                        BlockGemm(small, false, false, (int)count, fw, d, (float*)rowsAt + start * d, d,
+                            (float*)wInAt + (long)e * d * fw, fw, (float*)hiddenAt + at * fw, fw);
                     }
+                    else hidden.narrow(0, at, count).addmm_(rows.narrow(0, start, count), wIn[e], 0, 1);
                     if (bIn is not null) hidden.narrow(0, at, count).add_(bIn[e], One);
                 }
                 var (leaf, activated) = Activate(hidden, shape.Kind, needsGrad);                 // [chunk rows, d_ff]
@@ -426,27 +423,17 @@ public static class FusedGroupedDispatch
             BlocksBackward(source, (object)gOutput, wIn, wOut, chunkTensors, plan, hasBIn, hasBOut);
 
         /// <summary>Where the blocks' input rows come from: <see cref="Rows"/> already in expert order ([rows, d]; the plan is
-        /// null), or the tokens [T, d] with the <see cref="Plan"/> whose row → token map picks them. Then
-        /// <see cref="SmallGemm"/> reads them through their indices (the forward's first matmuls, and W_in's gradient in the
-        /// backward, made transposed as ghᵀ·x), and where another kernel needs them in a block an expert's rows are gathered
-        /// inside its chunk into a buffer that is still in cache — instead of one [rows, d] copy (k times the input) written
-        /// before the matmuls and kept for the backward. Reads through indices and copies are exact, so the bits are the same
-        /// either way (tested).</summary>
+        /// null), or the tokens [T, d] with the <see cref="Plan"/> whose row → token map picks them, which only
+        /// <see cref="SmallGemm"/> can read: through their indices, in the forward's first matmuls and in W_in's gradient
+        /// (made transposed as ghᵀ·x) — instead of one [rows, d] copy (k times the input) written before the matmuls and kept
+        /// for the backward. Reads through indices are exact, so the bits are those of gathered rows (tested).</summary>
         internal sealed record RowSource(Tensor Rows, Plan? Plan)
         {
-            /// <summary>A buffer for the largest block of the chunk when rows are gathered per block, else null.</summary>
-            public Tensor? BlockBuffer(Schedule schedule, Schedule.Chunk chunk) =>
-                Plan is null ? null : torch.empty(schedule.BlocksOf(chunk).Max(b => b.Count), Rows.shape[1], dtype: float32);
-
-            /// <summary>The rows [start, start + count) in expert order: a view of <see cref="Rows"/>, or gathered into
-            /// <paramref name="buffer"/>.</summary>
-            public unsafe Tensor Block(long start, long count, Tensor? buffer)
-            {
-                if (Plan is null) return Rows.narrow(0, start, count);
-                var block = buffer!.narrow(0, 0, count);
-                RowKernels.Gather(RowKernels.Pointer(Rows), Plan.RowToken + start, (int)count, RowKernels.Pointer(block), (int)Rows.shape[1]);
-                return block;
-            }
+            /// <summary>True when the rows are to be read through their indices; that needs the small-block kernel on raw
+            /// pointers (<paramref name="kernelDirect"/>), which the forward checked when it chose this source.</summary>
+            public bool Indexed(bool kernelDirect) =>
+                Plan is not null && (kernelDirect ? true
+                    : throw new InvalidOperationException("FusedGroupedDispatch: rows to be read through their indices, but the small-block kernel is off."));
         }
 
         /// <summary>What the combine's backward needs (the combine weights g [T, k], the upstream gradient gy [T, d_out]) and
@@ -480,6 +467,7 @@ public static class FusedGroupedDispatch
             int fw = (int)wIn.shape[2];
             bool small = UseSmallGemm(schedule, d, fw, dOut, (int)wOut.shape[1]);
             bool direct = DirectGemm(small, rows, wIn, wOut) && (gOutput?.is_contiguous() ?? true);
+            bool indexed = source.Indexed(small && direct);
             bool fromUpstream = combine is not null && combine.Output is null;                  // see CombineGradient
             if (fromUpstream && hasBOut)
                 throw new InvalidOperationException("FusedGroupedDispatch: with an output bias, the combine's backward needs the output rows.");
@@ -491,11 +479,10 @@ public static class FusedGroupedDispatch
                 var (leaf, activated) = (chunkTensors[index], chunkTensors[chunks + index]);
                 var a = activated.detach().contiguous();                                          // [chunk rows, d_ff]
                 var gActivated = torch.empty_like(a);
-                bool directHere = direct && gActivated.is_contiguous();
+                bool directHere = direct;                                                         // (a and gActivated are contiguous)
                 int f = (int)a.shape[1];
                 nint aAt = Address(a), gActivatedAt = Address(gActivated);
-                // The small-block kernel reads token rows (gy here, x below) through their indices; others get them gathered.
-                bool indexed = small && directHere && source.Plan is not null;
+                // The small-block kernel reads token rows (gy here, x below) through their indices; others get gy gathered.
                 // [chunk rows, d_out]: the rows' output gradient, or (from upstream) the rows' upstream gradient gy.
                 Tensor? goChunk;
                 Tensor? scaledA = null;                                                           // from upstream: g·a [chunk rows, d_ff]
@@ -552,33 +539,28 @@ public static class FusedGroupedDispatch
                 nint gHiddenAt = Address(gHidden);
                 // Indexed: W_in's gradient is made transposed, ghᵀ·x [F, d] with x's rows through their indices, into a
                 // buffer, then transposed into place: each element is the same FMA chain (operands swapped), the same bits.
-                var blockRows = indexed ? torch.empty(fw, d, dtype: float32) : source.BlockBuffer(schedule, chunk);
-                nint blockRowsAt = blockRows is null ? 0 : Address(blockRows);
+                var transposedGrad = indexed ? torch.empty(fw, d, dtype: float32) : null;
+                nint transposedAt = transposedGrad is null ? 0 : Address(transposedGrad);
                 foreach (var (e, start, count) in schedule.BlocksOf(chunk))
                 {
                     long at = start - chunk.Start;
                     if (indexed) unsafe
                     {
-                        float* ghPtr = (float*)gHiddenAt + at * fw, transposed = (float*)blockRowsAt;
+                        float* ghPtr = (float*)gHiddenAt + at * fw, transposed = (float*)transposedAt;
                         SmallGemm.RowMajor(true, false, fw, d, (int)count, ghPtr, fw, (float*)sourceAt, d, transposed, d, bRows: plan.RowToken + start);
                         SmallGemm.Transpose(transposed, d, fw, d, (float*)gWInAt + (long)e * d * fw);
                         BlockGemm(small, false, true, (int)count, d, fw, ghPtr, fw, (float*)wInAt + (long)e * d * fw, fw, (float*)gRowsAt + start * d, d);
                     }
                     else if (directHere) unsafe
                     {
-                        // This expert's rows: where they are (already in expert order), or gathered into the chunk's buffer.
-                        float* x = (float*)blockRowsAt;
-                        if (source.Plan is null) x = (float*)sourceAt + start * d;
-                        else RowKernels.Gather((float*)sourceAt, plan.RowToken + start, (int)count, x, d);
-                        float* ghPtr = (float*)gHiddenAt + at * fw;
+                        float* x = (float*)sourceAt + start * d, ghPtr = (float*)gHiddenAt + at * fw;  // rows in expert order
                         BlockGemm(small, true, false, d, fw, (int)count, x, d, ghPtr, fw, (float*)gWInAt + (long)e * d * fw, fw);
                         BlockGemm(small, false, true, (int)count, d, fw, ghPtr, fw, (float*)wInAt + (long)e * d * fw, fw, (float*)gRowsAt + start * d, d);
                     }
                     else
                     {
-                        var x = source.Block(start, count, blockRows);                            // [count, d] this expert's rows
                         var gh = gHidden.narrow(0, at, count);
-                        gWIn[e].addmm_(x.t(), gh, 0, 1);
+                        gWIn[e].addmm_(rows.narrow(0, start, count).t(), gh, 0, 1);
                         gRows.narrow(0, start, count).addmm_(gh, wIn[e].t(), 0, 1);
                     }
                     if (gBIn is not null) ColumnSums(gHidden.narrow(0, at, count), gBIn[e]);
